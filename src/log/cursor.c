@@ -109,6 +109,31 @@ static void cursor_path(const struct log_cursors *cs, const char *name,
     snprintf(path, size, "%s/%s.cur", cs->dir, name);
 }
 
+/*
+ * True when slot 0 holds nothing: the file is too short for it or it is
+ * all zeros. Commits alternate from slot 1, so such a file has never
+ * completed a second commit; with no valid slot at all, its first commit
+ * failed or was cut by a crash, and the cursor was never committed.
+ */
+static bool cursor_never_committed(int fd)
+{
+    uint8_t slot[LOG_CURSOR_SLOT_SIZE];
+    struct stat st;
+
+    if (fstat(fd, &st) == 0 && st.st_size < (off_t)sizeof(slot)) {
+        return true;
+    }
+    if (io_pread_all(fd, slot, sizeof(slot), 0) < 0) {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(slot); i++) {
+        if (slot[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Reads both slots of an open cursor file into c. */
 static int cursor_load(struct log_cursors *cs, struct log_cursor *c,
                        const char *path)
@@ -130,6 +155,11 @@ static int cursor_load(struct log_cursors *cs, struct log_cursor *c,
             best = cur;
             found = true;
         }
+    }
+    if (!found && cursor_never_committed(c->fd)) {
+        /* Its offsets stay unset, as cursor_new made them. */
+        c->seq = 0;
+        return 0;
     }
     if (!found) {
         return tw_err_set(TW_ECORRUPT,
@@ -389,9 +419,8 @@ int log_cursors_get(struct log_cursors *cs, const char *name,
     pthread_mutex_lock(&cs->lock);
     c = cursor_find(cs, name);
     if (c == NULL || c->offsets[partition] == LOG_CURSOR_UNSET) {
-        rc = tw_err_set(TW_ENOENT,
-                        "cursor %s has no position in partition %u", name,
-                        partition);
+        rc = tw_err_set(TW_ENOENT, "cursor %s has no position in partition %u",
+                        name, partition);
     } else {
         *offset = c->offsets[partition];
     }
@@ -461,15 +490,17 @@ uint32_t log_cursors_clamp(struct log_cursors *cs, uint32_t partition,
             continue;
         }
         OBS_LOG(OBS_WARN, "log", "cursor ahead of data moved back",
-                "cursor=%s partition=%u from=%" PRIu64 " to=%" PRIu64,
-                c->name, partition, was, end);
+                "cursor=%s partition=%u from=%" PRIu64 " to=%" PRIu64, c->name,
+                partition, was, end);
         memcpy(offsets, c->offsets, sizeof(offsets));
         offsets[partition] = end;
         if (cs->read_only) {
             c->offsets[partition] = end;
         } else if (cursor_write(cs, c, offsets) < 0) {
-            OBS_LOG(OBS_ERROR, "log", "cannot move cursor back", "cursor=%s "
-                    "error=\"%s\"", c->name, tw_err_message());
+            OBS_LOG(OBS_ERROR, "log", "cannot move cursor back",
+                    "cursor=%s "
+                    "error=\"%s\"",
+                    c->name, tw_err_message());
             continue;
         }
         moved++;

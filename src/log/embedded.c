@@ -98,13 +98,16 @@ static int meta_read(const char *path, uint32_t *partitions)
     n = fscanf(f, "trackway-log %u\npartitions %u\n", &version, &count);
     fclose(f);
     if (n != 2) {
-        return tw_err_set(TW_ECORRUPT, "%s is not a Trackway log metadata "
-                          "file", file);
+        return tw_err_set(TW_ECORRUPT,
+                          "%s is not a Trackway log metadata "
+                          "file",
+                          file);
     }
     if (version > LOG_META_VERSION) {
-        return tw_err_set(TW_EVERSION, "log %s has format %u; this build "
-                          "reads up to %u: upgrade Trackway", path, version,
-                          LOG_META_VERSION);
+        return tw_err_set(TW_EVERSION,
+                          "log %s has format %u; this build "
+                          "reads up to %u: upgrade Trackway",
+                          path, version, LOG_META_VERSION);
     }
     if (count == 0 || count > LOG_MAX_PARTITIONS) {
         return tw_err_set(TW_ECORRUPT, "%s: impossible partition count %u",
@@ -121,8 +124,7 @@ static int meta_create(const struct log_options *o)
     int len;
 
     if (mkdir(o->path, 0755) < 0 && errno != EEXIST) {
-        return tw_err_errno(errno, "cannot create log directory %s",
-                            o->path);
+        return tw_err_errno(errno, "cannot create log directory %s", o->path);
     }
     snprintf(file, sizeof(file), "%s/LOG", o->path);
     len = snprintf(text, sizeof(text), "trackway-log %d\npartitions %u\n",
@@ -152,10 +154,11 @@ static int take_lock(struct log_embedded *log)
         pid[len > 0 ? len : 0] = '\0';
         close(fd);
         if (saved == EWOULDBLOCK) {
-            return tw_err_set(TW_EBUSY, "log %s is in use by another "
+            return tw_err_set(TW_EBUSY,
+                              "log %s is in use by another "
                               "process (pid %s); stop it first, or open "
-                              "read-only", log->path,
-                              pid[0] ? pid : "unknown");
+                              "read-only",
+                              log->path, pid[0] ? pid : "unknown");
         }
         return tw_err_errno(saved, "cannot lock %s", file);
     }
@@ -179,8 +182,7 @@ static int embedded_partition_info(struct log *base, uint32_t partition,
     struct log_embedded *log = log_embedded_of(base);
 
     if (partition >= log->partitions) {
-        return tw_err_set(TW_EINVAL, "partition %u does not exist",
-                          partition);
+        return tw_err_set(TW_EINVAL, "partition %u does not exist", partition);
     }
     return log_partition_info_get(&log->parts[partition], info);
 }
@@ -194,8 +196,7 @@ static int embedded_cursor_commit(struct log *base, const char *name,
     uint64_t end;
 
     if (partition >= log->partitions) {
-        return tw_err_set(TW_EINVAL, "partition %u does not exist",
-                          partition);
+        return tw_err_set(TW_EINVAL, "partition %u does not exist", partition);
     }
     p = &log->parts[partition];
     pthread_mutex_lock(&p->lock);
@@ -203,11 +204,18 @@ static int embedded_cursor_commit(struct log *base, const char *name,
     end = p->end_offset;
     pthread_mutex_unlock(&p->lock);
     if (offset > end) {
-        return tw_err_set(TW_ERANGE, "cursor %s: offset %" PRIu64 " is past "
-                          "the end of partition %u (%" PRIu64 ")", name,
-                          offset, partition, end);
+        return tw_err_set(TW_ERANGE,
+                          "cursor %s: offset %" PRIu64 " is past "
+                          "the end of partition %u (%" PRIu64 ")",
+                          name, offset, partition, end);
     }
-    (void)start;
+    if (offset < start) {
+        return tw_err_set(TW_ERANGE,
+                          "cursor %s: offset %" PRIu64 " is "
+                          "before the start of partition %u (%" PRIu64 "), "
+                          "which no longer holds it",
+                          name, offset, partition, start);
+    }
     return log_cursors_commit(&log->cursors, name, partition, offset);
 }
 
@@ -217,8 +225,7 @@ static int embedded_cursor_get(struct log *base, const char *name,
     struct log_embedded *log = log_embedded_of(base);
 
     if (partition >= log->partitions) {
-        return tw_err_set(TW_EINVAL, "partition %u does not exist",
-                          partition);
+        return tw_err_set(TW_EINVAL, "partition %u does not exist", partition);
     }
     return log_cursors_get(&log->cursors, name, partition, offset);
 }
@@ -263,11 +270,31 @@ static void embedded_free(struct log_embedded *log, uint32_t opened)
     free(log);
 }
 
+/*
+ * Wakes every thread in log_wait, which then returns TW_ECLOSED unless
+ * its records came, and waits until all have left the partitions.
+ */
+static void embedded_release_waiters(struct log_embedded *log)
+{
+    for (uint32_t i = 0; i < log->partitions; i++) {
+        struct log_partition *p = &log->parts[i];
+
+        pthread_mutex_lock(&p->lock);
+        p->closed = true;
+        pthread_cond_broadcast(&p->grew);
+        while (p->waiters > 0) {
+            pthread_cond_wait(&p->grew, &p->lock);
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
 static void embedded_close(struct log *base)
 {
     struct log_embedded *log = log_embedded_of(base);
 
     log_writer_stop(log);
+    embedded_release_waiters(log);
     log_cursors_close(&log->cursors);
     embedded_free(log, log->partitions);
 }
@@ -306,10 +333,11 @@ static int embedded_meta(struct log_embedded *log)
         return rc;
     }
     if (o->partitions != 0 && o->partitions != count) {
-        return tw_err_set(TW_EINVAL, "log %s has %u partitions, the "
+        return tw_err_set(TW_EINVAL,
+                          "log %s has %u partitions, the "
                           "configuration asks for %u; the count of an "
-                          "existing log cannot change", o->path, count,
-                          o->partitions);
+                          "existing log cannot change",
+                          o->path, count, o->partitions);
     }
     log->partitions = count;
     return 0;
@@ -348,8 +376,8 @@ static int embedded_open_parts(struct log_embedded *log,
         return rc;
     }
     for (uint32_t i = 0; i < log->partitions; i++) {
-        report->cursors_clamped += log_cursors_clamp(
-            &log->cursors, i, log->parts[i].end_offset);
+        report->cursors_clamped +=
+            log_cursors_clamp(&log->cursors, i, log->parts[i].end_offset);
     }
     return 0;
 }

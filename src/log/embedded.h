@@ -60,8 +60,8 @@ struct log_options {
     uint32_t interval_ms; /* for LOG_DURABILITY_INTERVAL */
     enum log_compression compression;
     int zstd_level;
-    uint64_t segment_max_bytes;   /* roll the active segment past this */
-    int64_t segment_max_age_ms;   /* ... or when its first batch is older */
+    uint64_t segment_max_bytes;    /* roll the active segment past this */
+    int64_t segment_max_age_ms;    /* ... or when its first batch is older */
     uint32_t index_interval_bytes; /* one index entry per this many bytes */
     uint32_t max_batch_bytes;      /* largest encoded batch accepted */
     uint64_t max_pending_bytes;    /* queued, not durable: beyond, EFULL */
@@ -78,13 +78,13 @@ const char *log_durability_name(enum log_durability durability);
 
 /* What opening the log found and did. Each action is also logged. */
 struct log_recovery {
-    uint32_t segments;          /* segment files found */
-    uint32_t tails_truncated;   /* torn tails cut back to a whole batch */
-    uint64_t bytes_truncated;   /* bytes cut off those tails */
-    uint32_t indexes_rebuilt;   /* missing or stale index files rebuilt */
+    uint32_t segments;               /* segment files found */
+    uint32_t tails_truncated;        /* torn tails cut back to a whole batch */
+    uint64_t bytes_truncated;        /* bytes cut off those tails */
+    uint32_t indexes_rebuilt;        /* missing or stale index files rebuilt */
     uint32_t empty_segments_removed; /* segments torn while being created */
-    uint32_t damaged_segments;  /* mid-segment damage found (not fixed) */
-    uint32_t cursors_clamped;   /* cursors ahead of the data moved back */
+    uint32_t damaged_segments;       /* mid-segment damage found (not fixed) */
+    uint32_t cursors_clamped;        /* cursors ahead of the data moved back */
 };
 
 /*

@@ -52,12 +52,14 @@ struct log_partition {
     size_t segment_count;
     size_t segment_capacity;
     uint64_t end_offset; /* visible end, under lock */
+    int waiters;         /* threads inside log_wait, under lock */
+    bool closed;         /* log_close is sending waiters away, under lock */
 
     /* Writer thread only. */
-    uint64_t next_offset;     /* offset the next sealed batch gets */
-    uint64_t written_size;    /* active segment bytes written */
-    uint64_t synced_size;     /* active segment bytes known on disk */
-    bool broken;              /* a failed write could not be undone yet */
+    uint64_t next_offset;  /* offset the next sealed batch gets */
+    uint64_t written_size; /* active segment bytes written */
+    uint64_t synced_size;  /* active segment bytes known on disk */
+    bool broken;           /* a failed write could not be undone yet */
     struct log_pending *group_head;
     struct log_pending *group_tail;
     struct log_pending *group_unpublished;

@@ -187,11 +187,6 @@ static int index_parse(const char *path, const uint8_t *file, size_t len,
     if (le32toh(u32) != LOG_INDEX_MAGIC) {
         return tw_err_set(TW_ECORRUPT, "index %s: bad magic", path);
     }
-    if (le16toh(u16) > LOG_INDEX_VERSION) {
-        return tw_err_set(TW_EVERSION, "index %s: version %u is newer than "
-                          "this build reads (%u)", path, le16toh(u16),
-                          LOG_INDEX_VERSION);
-    }
     memcpy(&u32, file + 8, 4);
     sum->entry_count = le32toh(u32);
     entries_len = (size_t)sum->entry_count * LOG_INDEX_ENTRY_SIZE;
@@ -199,6 +194,13 @@ static int index_parse(const char *path, const uint8_t *file, size_t len,
         len != LOG_INDEX_HEADER_SIZE + entries_len ||
         get64(file + 56) != index_checksum(file, entries_len)) {
         return tw_err_set(TW_ECORRUPT, "index %s: torn or damaged", path);
+    }
+    /* Only after the checksum: a damaged version field is damage. */
+    if (le16toh(u16) > LOG_INDEX_VERSION) {
+        return tw_err_set(TW_EVERSION,
+                          "index %s: version %u is newer than "
+                          "this build reads (%u)",
+                          path, le16toh(u16), LOG_INDEX_VERSION);
     }
     sum->segment_size = get64(file + 16);
     sum->base_offset = get64(file + 24);

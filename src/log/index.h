@@ -102,8 +102,7 @@ ptrdiff_t log_index_find_time(const struct log_index *idx, int64_t ts);
 /*
  * Writes idx with summary to path atomically. 0 or an error (message set).
  */
-TW_MUST_CHECK int log_index_write(const char *path,
-                                  const struct log_index *idx,
+TW_MUST_CHECK int log_index_write(const char *path, const struct log_index *idx,
                                   const struct log_index_summary *summary);
 
 /*

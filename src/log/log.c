@@ -11,8 +11,8 @@ uint32_t log_partitions(struct log *log)
 }
 
 int log_append(struct log *log, uint32_t partition,
-               const struct log_record *records, size_t count,
-               log_append_cb cb, void *ctx)
+               const struct log_record *records, size_t count, log_append_cb cb,
+               void *ctx)
 {
     return log->ops->append(log, partition, records, count, cb, ctx);
 }

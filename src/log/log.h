@@ -130,13 +130,12 @@ struct log_ops {
                            int64_t timestamp_ms, uint64_t *offset);
     int (*partition_info)(struct log *log, uint32_t partition,
                           struct log_partition_info *info);
-    int (*cursor_commit)(struct log *log, const char *name,
-                         uint32_t partition, uint64_t offset);
+    int (*cursor_commit)(struct log *log, const char *name, uint32_t partition,
+                         uint64_t offset);
     int (*cursor_get)(struct log *log, const char *name, uint32_t partition,
                       uint64_t *offset);
     int (*cursor_delete)(struct log *log, const char *name);
-    int (*retention_run)(struct log *log,
-                         struct log_retention_report *report);
+    int (*retention_run)(struct log *log, struct log_retention_report *report);
     void (*stats)(struct log *log, struct log_stats *stats);
     void (*close)(struct log *log);
 };

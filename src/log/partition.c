@@ -32,8 +32,7 @@ static int segment_list_push(struct log_partition *p, struct log_segment *s)
 {
     if (p->segment_count == p->segment_capacity) {
         size_t cap = p->segment_capacity ? p->segment_capacity * 2 : 16;
-        struct log_segment **grown =
-            realloc(p->segments, cap * sizeof(*grown));
+        struct log_segment **grown = realloc(p->segments, cap * sizeof(*grown));
 
         if (grown == NULL) {
             return tw_err_set(TW_ENOMEM, "no memory for segment list");
@@ -118,25 +117,32 @@ static int segment_check_header(struct log_partition *p, int fd,
     int rc;
 
     if (io_pread_all(fd, buf, sizeof(buf), 0) < 0) {
-        return tw_err_set(TW_ECORRUPT, "segment %s: header is incomplete; "
-                          "run `trackway log repair`", path);
+        return tw_err_set(TW_ECORRUPT,
+                          "segment %s: header is incomplete; "
+                          "run `trackway log repair`",
+                          path);
     }
     rc = log_segment_header_decode(buf, hdr);
     if (rc == TW_EVERSION) {
-        return tw_err_set(rc, "segment %s was written by a newer Trackway "
+        return tw_err_set(rc,
+                          "segment %s was written by a newer Trackway "
                           "(format %u, this build reads up to %u); "
                           "upgrade, or quarantine it with `trackway log "
-                          "repair`", path, hdr->version, LOG_SEGMENT_VERSION);
+                          "repair`",
+                          path, hdr->version, LOG_SEGMENT_VERSION);
     }
     if (rc < 0) {
-        return tw_err_set(rc, "segment %s: header fails its checksum; run "
-                          "`trackway log repair`", path);
+        return tw_err_set(rc,
+                          "segment %s: header fails its checksum; run "
+                          "`trackway log repair`",
+                          path);
     }
     if (hdr->base_offset != base || hdr->partition != p->id) {
-        return tw_err_set(TW_ECORRUPT, "segment %s: header says partition "
+        return tw_err_set(TW_ECORRUPT,
+                          "segment %s: header says partition "
                           "%u offset %" PRIu64 ", which does not match its "
-                          "place; run `trackway log repair`", path,
-                          hdr->partition, hdr->base_offset);
+                          "place; run `trackway log repair`",
+                          path, hdr->partition, hdr->base_offset);
     }
     return 0;
 }
@@ -165,9 +171,11 @@ static void recover_damage_cb(void *ctx, uint64_t position, uint64_t end,
 {
     struct recover_ctx *rc = ctx;
 
-    OBS_LOG(OBS_WARN, "log", "segment damage found", "segment=%s "
+    OBS_LOG(OBS_WARN, "log", "segment damage found",
+            "segment=%s "
             "position=%" PRIu64 " end=%" PRIu64 " expected_offset=%" PRIu64
-            " what=\"%s\"", rc->path, position, end, expected, what);
+            " what=\"%s\"",
+            rc->path, position, end, expected, what);
 }
 
 /* Scans a whole segment, filling seg's index and summary from the data. */
@@ -222,9 +230,8 @@ static int segment_write_index(struct log_partition *p,
 
 /* A closed segment: trust its index when it matches, else rebuild it. */
 static int segment_open_closed(struct log_embedded *log,
-                               struct log_partition *p,
-                               struct log_segment *seg, int fd,
-                               const char *path, uint64_t file_size,
+                               struct log_partition *p, struct log_segment *seg,
+                               int fd, const char *path, uint64_t file_size,
                                struct log_recovery *report)
 {
     char idx_path[PATH_MAX];
@@ -233,8 +240,7 @@ static int segment_open_closed(struct log_embedded *log,
     struct log_index idx;
     int rc;
 
-    log_partition_file(p, seg->base_offset, "idx", idx_path,
-                       sizeof(idx_path));
+    log_partition_file(p, seg->base_offset, "idx", idx_path, sizeof(idx_path));
     log_index_init(&idx);
     rc = log_index_read(idx_path, &idx, &sum);
     log_index_free(&idx);
@@ -258,9 +264,12 @@ static int segment_open_closed(struct log_embedded *log,
         seg->damaged = true;
         seg->damage_position = scan.first_damage;
         report->damaged_segments++;
-        OBS_LOG(OBS_ERROR, "log", "closed segment is damaged; reads stop at "
-                "the damage until `trackway log repair`", "segment=%s "
-                "position=%" PRIu64, path, scan.first_damage);
+        OBS_LOG(OBS_ERROR, "log",
+                "closed segment is damaged; reads stop at "
+                "the damage until `trackway log repair`",
+                "segment=%s "
+                "position=%" PRIu64,
+                path, scan.first_damage);
     }
     if (!log->opts.read_only) {
         rc = segment_write_index(p, seg);
@@ -297,11 +306,12 @@ static int segment_open_active(struct log_embedded *log,
         seg->damage_position = scan.first_damage;
         seg->size = file_size;
         report->damaged_segments++;
-        OBS_LOG(OBS_ERROR, "log", "damage in the middle of the newest "
+        OBS_LOG(OBS_ERROR, "log",
+                "damage in the middle of the newest "
                 "segment; it is closed and appends go to a new one; reads "
                 "stop at the damage until `trackway log repair`",
-                "segment=%s position=%" PRIu64 " lost_offsets=%" PRIu64,
-                path, scan.first_damage, scan.lost_offsets);
+                "segment=%s position=%" PRIu64 " lost_offsets=%" PRIu64, path,
+                scan.first_damage, scan.lost_offsets);
         return 0;
     }
 
@@ -311,8 +321,8 @@ static int segment_open_active(struct log_embedded *log,
     report->bytes_truncated += file_size - scan.valid_end;
     OBS_LOG(OBS_WARN, "log", "torn tail truncated to the last whole batch",
             "segment=%s position=%" PRIu64 " bytes=%" PRIu64
-            " next_offset=%" PRIu64, path, scan.valid_end,
-            file_size - scan.valid_end, scan.next_offset);
+            " next_offset=%" PRIu64,
+            path, scan.valid_end, file_size - scan.valid_end, scan.next_offset);
     if (log->opts.read_only) {
         return 0;
     }
@@ -323,8 +333,8 @@ static int segment_open_active(struct log_embedded *log,
 }
 
 static int segment_load(struct log_embedded *log, struct log_partition *p,
-                        uint64_t base, bool active,
-                        struct log_recovery *report, struct log_segment **out)
+                        uint64_t base, bool active, struct log_recovery *report,
+                        struct log_segment **out)
 {
     char path[PATH_MAX];
     struct log_segment_header hdr;
@@ -453,7 +463,8 @@ static int partition_check_sequence(struct log_partition *p)
         struct log_segment *cur = p->segments[i];
 
         if (cur->base_offset < prev->end_offset) {
-            return tw_err_set(TW_ECORRUPT, "partition %s: segment %" PRIu64
+            return tw_err_set(TW_ECORRUPT,
+                              "partition %s: segment %" PRIu64
                               " overlaps the one before it (which ends at "
                               "%" PRIu64 "); run `trackway log repair`",
                               p->dir, cur->base_offset, prev->end_offset);
@@ -478,8 +489,10 @@ static int partition_load_segments(struct log_embedded *log,
         char path[PATH_MAX];
 
         log_partition_file(p, bases[count - 1], "seg", path, sizeof(path));
-        OBS_LOG(OBS_WARN, "log", "removed a segment torn while being "
-                "created", "segment=%s", path);
+        OBS_LOG(OBS_WARN, "log",
+                "removed a segment torn while being "
+                "created",
+                "segment=%s", path);
         unlink(path);
         report->empty_segments_removed++;
         count--;
@@ -597,7 +610,8 @@ int log_partition_roll_sync(struct log_embedded *log, struct log_partition *p)
 
     (void)log;
     if (io_fdatasync(old->fd) < 0) {
-        return tw_err_errno(errno, "cannot sync segment %" PRIu64
+        return tw_err_errno(errno,
+                            "cannot sync segment %" PRIu64
                             " of partition %u before closing it",
                             old->base_offset, p->id);
     }
@@ -605,8 +619,7 @@ int log_partition_roll_sync(struct log_embedded *log, struct log_partition *p)
     return 0;
 }
 
-int log_partition_roll_finish(struct log_embedded *log,
-                              struct log_partition *p)
+int log_partition_roll_finish(struct log_embedded *log, struct log_partition *p)
 {
     struct log_segment *old = p->segments[p->segment_count - 1];
     struct log_segment *seg;

@@ -37,10 +37,14 @@ struct embedded_reader {
     bool in_batch;
 };
 
-/* Start of the batch holding offset in seg (lock held for the active). */
-static uint64_t segment_start_position(struct log_partition *p,
-                                       struct log_segment *seg,
-                                       uint64_t offset)
+/*
+ * Start of the batch holding offset, from the index file of the segment
+ * at base. Needs no lock: it never touches the in-memory index, which the
+ * writer grows and frees under the partition lock. Without a file (an
+ * active segment) the answer is the first batch.
+ */
+static uint64_t index_file_start_position(struct log_partition *p,
+                                          uint64_t base, uint64_t offset)
 {
     char path[PATH_MAX];
     struct log_index_summary sum;
@@ -48,11 +52,7 @@ static uint64_t segment_start_position(struct log_partition *p,
     ptrdiff_t at;
     uint64_t pos = LOG_SEGMENT_HEADER_SIZE;
 
-    if (seg->index.count > 0) {
-        at = log_index_find_offset(&seg->index, offset);
-        return seg->index.entries[at].position;
-    }
-    log_partition_file(p, seg->base_offset, "idx", path, sizeof(path));
+    log_partition_file(p, base, "idx", path, sizeof(path));
     log_index_init(&idx);
     if (log_index_read(path, &idx, &sum) == 0 && idx.count > 0) {
         at = log_index_find_offset(&idx, offset);
@@ -89,7 +89,9 @@ static int reader_enter(struct embedded_reader *r, size_t i)
     }
     r->file_pos = LOG_SEGMENT_HEADER_SIZE;
     if (seg->index.count > 0) {
-        r->file_pos = segment_start_position(p, seg, r->position);
+        ptrdiff_t at = log_index_find_offset(&seg->index, r->position);
+
+        r->file_pos = seg->index.entries[at].position;
     }
     return 0;
 }
@@ -100,12 +102,15 @@ int log_embedded_reader_open(struct log *base, uint32_t partition,
     struct log_embedded *log = log_embedded_of(base);
     struct embedded_reader *r;
     struct log_partition *p;
+    bool indexed;
     ptrdiff_t i;
     int rc;
 
     if (partition >= log->partitions) {
-        return tw_err_set(TW_EINVAL, "partition %u does not exist (the log "
-                          "has %u)", partition, log->partitions);
+        return tw_err_set(TW_EINVAL,
+                          "partition %u does not exist (the log "
+                          "has %u)",
+                          partition, log->partitions);
     }
     p = &log->parts[partition];
     r = calloc(1, sizeof(*r));
@@ -120,9 +125,10 @@ int log_embedded_reader_open(struct log *base, uint32_t partition,
 
     pthread_mutex_lock(&p->lock);
     if (offset < log_partition_start_offset(p) || offset > p->end_offset) {
-        rc = tw_err_set(TW_ERANGE, "offset %" PRIu64 " is outside partition "
-                        "%u, which holds %" PRIu64 " to %" PRIu64, offset,
-                        partition, log_partition_start_offset(p),
+        rc = tw_err_set(TW_ERANGE,
+                        "offset %" PRIu64 " is outside partition "
+                        "%u, which holds %" PRIu64 " to %" PRIu64,
+                        offset, partition, log_partition_start_offset(p),
                         p->end_offset);
         goto fail_unlock;
     }
@@ -138,10 +144,12 @@ int log_embedded_reader_open(struct log *base, uint32_t partition,
     if (rc < 0) {
         goto fail_unlock;
     }
+    indexed = r->segment->index.count > 0;
     pthread_mutex_unlock(&p->lock);
-    if (r->file_pos == LOG_SEGMENT_HEADER_SIZE) {
+    if (!indexed) {
         /* Closed segment: its index lives in a file, read it unlocked. */
-        r->file_pos = segment_start_position(p, r->segment, r->position);
+        r->file_pos =
+            index_file_start_position(p, r->segment->base_offset, r->position);
     }
     *out = &r->base;
     return 0;
@@ -157,10 +165,11 @@ static int reader_damage(struct embedded_reader *r, const char *what)
     char name[LOG_SEGMENT_NAME_MAX];
 
     log_segment_name(name, r->segment->base_offset, "seg");
-    return tw_err_set(TW_ECORRUPT, "partition %u segment %s byte %" PRIu64
+    return tw_err_set(TW_ECORRUPT,
+                      "partition %u segment %s byte %" PRIu64
                       ": %s; records from offset %" PRIu64 " on cannot be "
-                      "read; run `trackway log check`", r->part->id, name,
-                      r->file_pos, what, r->position);
+                      "read; run `trackway log check`",
+                      r->part->id, name, r->file_pos, what, r->position);
 }
 
 /*
@@ -201,8 +210,10 @@ static int reader_grow(struct embedded_reader *r, size_t need)
     }
     grown = realloc(r->buf, need);
     if (grown == NULL) {
-        return tw_err_set(TW_ENOMEM, "no memory to read a batch of %zu "
-                          "bytes", need);
+        return tw_err_set(TW_ENOMEM,
+                          "no memory to read a batch of %zu "
+                          "bytes",
+                          need);
     }
     r->buf = grown;
     r->buf_cap = need;
@@ -222,8 +233,8 @@ static int reader_load_batch(struct embedded_reader *r, uint64_t limit)
     if (rc < 0) {
         return rc;
     }
-    if (io_pread_all(r->fd, r->buf, LOG_BATCH_HEADER_SIZE,
-                     (off_t)r->file_pos) < 0) {
+    if (io_pread_all(r->fd, r->buf, LOG_BATCH_HEADER_SIZE, (off_t)r->file_pos) <
+        0) {
         return tw_err_errno(errno, "cannot read partition %u", r->part->id);
     }
     if (log_batch_parse_header(r->buf, LOG_BATCH_HEADER_SIZE,
@@ -261,8 +272,7 @@ static int reader_load_batch(struct embedded_reader *r, uint64_t limit)
     return 0;
 }
 
-int log_embedded_reader_next(struct log_reader *base,
-                             struct log_record *record)
+int log_embedded_reader_next(struct log_reader *base, struct log_record *record)
 {
     struct embedded_reader *r = (struct embedded_reader *)base;
 
@@ -329,11 +339,10 @@ int log_embedded_wait(struct log *base, uint32_t partition, uint64_t offset,
     struct log_embedded *log = log_embedded_of(base);
     struct log_partition *p;
     struct timespec until;
-    int rc = 1;
+    int rc;
 
     if (partition >= log->partitions) {
-        return tw_err_set(TW_EINVAL, "partition %u does not exist",
-                          partition);
+        return tw_err_set(TW_EINVAL, "partition %u does not exist", partition);
     }
     p = &log->parts[partition];
     clock_gettime(CLOCK_REALTIME, &until);
@@ -346,14 +355,29 @@ int log_embedded_wait(struct log *base, uint32_t partition, uint64_t offset,
         }
     }
     pthread_mutex_lock(&p->lock);
-    while (p->end_offset <= offset) {
+    p->waiters++;
+    while (p->end_offset <= offset && !p->closed) {
         if (timeout_ms < 0) {
             pthread_cond_wait(&p->grew, &p->lock);
         } else if (pthread_cond_timedwait(&p->grew, &p->lock, &until) ==
                    ETIMEDOUT) {
-            rc = p->end_offset > offset ? 1 : 0;
             break;
         }
+    }
+    if (p->end_offset > offset) {
+        rc = 1;
+    } else if (p->closed) {
+        rc = tw_err_set(TW_ECLOSED,
+                        "log %s closed while waiting for "
+                        "offset %" PRIu64 " of partition %u",
+                        log->path, offset, partition);
+    } else {
+        rc = 0;
+    }
+    p->waiters--;
+    if (p->closed) {
+        /* log_close waits for the last waiter to leave. */
+        pthread_cond_broadcast(&p->grew);
     }
     pthread_mutex_unlock(&p->lock);
     return rc;
@@ -412,8 +436,7 @@ int log_embedded_offset_for_time(struct log *base, uint32_t partition,
     int rc;
 
     if (partition >= log->partitions) {
-        return tw_err_set(TW_EINVAL, "partition %u does not exist",
-                          partition);
+        return tw_err_set(TW_EINVAL, "partition %u does not exist", partition);
     }
     p = &log->parts[partition];
     pthread_mutex_lock(&p->lock);

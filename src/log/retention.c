@@ -65,8 +65,10 @@ static void delete_files(struct log_partition *p, uint64_t base)
 
     log_partition_file(p, base, "seg", path, sizeof(path));
     if (unlink(path) < 0) {
-        OBS_LOG(OBS_ERROR, "log", "cannot delete segment", "segment=%s "
-                "errno=%d", path, errno);
+        OBS_LOG(OBS_ERROR, "log", "cannot delete segment",
+                "segment=%s "
+                "errno=%d",
+                path, errno);
     }
     log_partition_file(p, base, "idx", path, sizeof(path));
     unlink(path);
@@ -74,8 +76,8 @@ static void delete_files(struct log_partition *p, uint64_t base)
 
 enum verdict {
     VERDICT_DELETED,
-    VERDICT_KEPT,      /* wanted, but a reader or cursor needs it */
-    VERDICT_NOT_DUE,   /* within the limits */
+    VERDICT_KEPT,    /* wanted, but a reader or cursor needs it */
+    VERDICT_NOT_DUE, /* within the limits */
 };
 
 /* Deletes partition p's oldest segment if it is due. */
@@ -115,13 +117,16 @@ static enum verdict retire_oldest(struct log_embedded *log,
     atomic_fetch_add(&log->st_segments_deleted, 1);
     if (unread) {
         report->segments_deleted_unread++;
-        OBS_LOG(OBS_WARN, "log", "retention deleted records a cursor had "
-                "not read", "partition=%u from=%" PRIu64 " to=%" PRIu64,
-                p->id, seg->base_offset, seg->end_offset - 1);
+        OBS_LOG(OBS_WARN, "log",
+                "retention deleted records a cursor had "
+                "not read",
+                "partition=%u from=%" PRIu64 " to=%" PRIu64, p->id,
+                seg->base_offset, seg->end_offset - 1);
     }
-    OBS_LOG(OBS_INFO, "log", "retention deleted a segment", "partition=%u "
-            "base_offset=%" PRIu64 " bytes=%" PRIu64 " reason=%s", p->id,
-            seg->base_offset, seg->size, over_bytes ? "size" : "age");
+    OBS_LOG(OBS_INFO, "log", "retention deleted a segment",
+            "partition=%u "
+            "base_offset=%" PRIu64 " bytes=%" PRIu64 " reason=%s",
+            p->id, seg->base_offset, seg->size, over_bytes ? "size" : "age");
     free(seg);
     return VERDICT_DELETED;
 }

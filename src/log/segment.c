@@ -17,8 +17,7 @@
 
 void log_segment_name(char *name, uint64_t base_offset, const char *ext)
 {
-    snprintf(name, LOG_SEGMENT_NAME_MAX, "%020" PRIu64 ".%s", base_offset,
-             ext);
+    snprintf(name, LOG_SEGMENT_NAME_MAX, "%020" PRIu64 ".%s", base_offset, ext);
 }
 
 bool log_segment_parse_name(const char *name, uint64_t *base_offset)
@@ -128,6 +127,8 @@ static const uint8_t *window_get(struct scan_window *w, int fd,
         errno = ERANGE;
         return NULL;
     }
+    /* A failed read leaves the buffer half overwritten: forget it first. */
+    w->len = 0;
     if (io_pread_all(fd, w->buf, len, (off_t)pos) < 0) {
         return NULL;
     }
@@ -156,8 +157,8 @@ static enum batch_check scan_batch_at(struct log_scan *scan,
     if (p == NULL) {
         return BATCH_IO;
     }
-    if (log_batch_parse_header(p, LOG_BATCH_HEADER_SIZE,
-                               scan->max_batch_bytes, hdr) < 0) {
+    if (log_batch_parse_header(p, LOG_BATCH_HEADER_SIZE, scan->max_batch_bytes,
+                               hdr) < 0) {
         return BATCH_BAD;
     }
     if (pos + hdr->length > scan->file_size) {
@@ -180,7 +181,8 @@ static uint64_t scan_resync(struct log_scan *scan, struct scan_window *w,
     static const uint8_t magic[4] = {'T', 'W', 'B', '1'};
     struct log_batch_header hdr;
 
-    for (uint64_t at = pos + 1; at + LOG_BATCH_HEADER_SIZE <= scan->file_size;) {
+    for (uint64_t at = pos + 1;
+         at + LOG_BATCH_HEADER_SIZE <= scan->file_size;) {
         size_t want = SCAN_WINDOW_BYTES;
         const uint8_t *p;
         const uint8_t *hit;
@@ -188,7 +190,13 @@ static uint64_t scan_resync(struct log_scan *scan, struct scan_window *w,
         if (at + want > scan->file_size) {
             want = (size_t)(scan->file_size - at);
         }
-        p = window_get(w, scan->fd, scan->file_size, at, want);
+        if (at >= w->start && at + LOG_BATCH_HEADER_SIZE <= w->start + w->len) {
+            /* Search on in what is read: a false start costs no read. */
+            want = (size_t)(w->start + w->len - at);
+            p = w->buf + (at - w->start);
+        } else {
+            p = window_get(w, scan->fd, scan->file_size, at, want);
+        }
         if (p == NULL) {
             *io_error = errno;
             return UINT64_MAX;
@@ -242,8 +250,8 @@ static const char *scan_describe(struct log_scan *scan, uint64_t pos,
     if (io_pread_all(scan->fd, buf, sizeof(buf), (off_t)pos) < 0) {
         return "unreadable batch header";
     }
-    if (log_batch_parse_header(buf, sizeof(buf), scan->max_batch_bytes,
-                               &hdr) < 0) {
+    if (log_batch_parse_header(buf, sizeof(buf), scan->max_batch_bytes, &hdr) <
+        0) {
         return "invalid batch header";
     }
     if (pos + hdr.length > scan->file_size) {

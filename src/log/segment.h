@@ -98,16 +98,16 @@ struct log_scan {
     uint64_t start_position;  /* first batch to look at */
     uint64_t expected_offset; /* base_offset the first batch must carry */
     uint32_t max_batch_bytes;
-    log_scan_batch_cb on_batch; /* may be NULL */
+    log_scan_batch_cb on_batch;   /* may be NULL */
     log_scan_damage_cb on_damage; /* may be NULL */
     void *ctx;
 
     /* Output. */
-    uint64_t valid_end;      /* end of the whole batches before any damage */
-    uint64_t next_offset;    /* offset after the last valid batch found */
-    uint64_t records;        /* records in valid batches */
-    uint64_t batches;        /* valid batches */
-    int64_t min_ts;          /* over valid batches; 0 when none */
+    uint64_t valid_end;   /* end of the whole batches before any damage */
+    uint64_t next_offset; /* offset after the last valid batch found */
+    uint64_t records;     /* records in valid batches */
+    uint64_t batches;     /* valid batches */
+    int64_t min_ts;       /* over valid batches; 0 when none */
     int64_t max_ts;
     uint64_t first_damage;   /* position of the first damage, or UINT64_MAX */
     uint32_t damaged_ranges; /* how many separate damaged ranges */

@@ -4,11 +4,11 @@
  * Callers of log_append encode their batch in their own thread and queue
  * it. One writer thread takes everything queued at once, gives each batch
  * its offsets, writes each partition's batches with one pwritev, then (under
- * the fsync policy) one fdatasync per partition touched, and only then
- * makes the batches visible to readers and runs the completions. The
- * longer a sync takes, the more appends queue behind it and the bigger the
- * next group: throughput rises with load while each append waits for at
- * most about two syncs.
+ * the fsync policy) one fdatasync per partition touched, all at once from
+ * a few helper threads, and only then makes the batches visible to readers
+ * and runs the completions. The longer a sync takes, the more appends
+ * queue behind it and the bigger the next group: throughput rises with
+ * load while each append waits for at most about two syncs.
  *
  * A failed write or sync is undone by truncating the segment back to where
  * the group started in it, so a failed batch leaves nothing a reader or a
@@ -44,8 +44,10 @@ int log_embedded_append(struct log *base, uint32_t partition,
     int rc;
 
     if (partition >= log->partitions) {
-        return tw_err_set(TW_EINVAL, "partition %u does not exist (the log "
-                          "has %u)", partition, log->partitions);
+        return tw_err_set(TW_EINVAL,
+                          "partition %u does not exist (the log "
+                          "has %u)",
+                          partition, log->partitions);
     }
     if (log->opts.read_only) {
         return tw_err_set(TW_EINVAL, "log %s is open read-only", log->path);
@@ -74,7 +76,8 @@ int log_embedded_append(struct log *base, uint32_t partition,
     } else if (log->pending_batches > 0 &&
                log->pending_bytes + len > log->opts.max_pending_bytes) {
         atomic_fetch_add(&log->st_rejected_full, 1);
-        rc = tw_err_set(TW_EFULL, "log %s: %" PRIu64 " bytes already wait "
+        rc = tw_err_set(TW_EFULL,
+                        "log %s: %" PRIu64 " bytes already wait "
                         "for the disk (limit %" PRIu64 "); retry later",
                         log->path, log->pending_bytes,
                         log->opts.max_pending_bytes);
@@ -123,14 +126,20 @@ static bool undo_write(struct log_partition *p, uint64_t size)
 {
     struct log_segment *seg = active_segment(p);
 
+    /* The data ends at size now, whatever the file still holds: a retry
+     * cuts back to here (not to synced_size, which under the interval and
+     * none policies lags behind completed batches). */
+    p->written_size = size;
     if (io_ftruncate(seg->fd, (off_t)size) < 0) {
         p->broken = true;
-        OBS_LOG(OBS_ERROR, "log", "cannot undo a failed write; partition "
-                "refuses appends until the truncate succeeds", "partition=%u"
-                " size=%" PRIu64 " errno=%d", p->id, size, errno);
+        OBS_LOG(OBS_ERROR, "log",
+                "cannot undo a failed write; partition "
+                "refuses appends until the truncate succeeds",
+                "partition=%u"
+                " size=%" PRIu64 " errno=%d",
+                p->id, size, errno);
         return false;
     }
-    p->written_size = size;
     p->broken = false;
     return true;
 }
@@ -138,7 +147,7 @@ static bool undo_write(struct log_partition *p, uint64_t size)
 /* Retries the undo that an earlier failure left pending. */
 static bool partition_usable(struct log_partition *p)
 {
-    return !p->broken || undo_write(p, p->synced_size);
+    return !p->broken || undo_write(p, p->written_size);
 }
 
 static bool needs_roll(struct log_embedded *log, struct log_partition *p,
@@ -225,11 +234,13 @@ static void publish_range(struct log_embedded *log, struct log_partition *p,
     pthread_mutex_lock(&p->lock);
     for (struct log_pending *it = from; it != to; it = it->next) {
         struct log_segment *seg = it->segment;
-        bool empty = seg->end_offset == seg->base_offset;
+        bool empty;
 
+        /* A batch that failed before it was placed has no segment. */
         if (it->status != 0) {
             continue;
         }
+        empty = seg->end_offset == seg->base_offset;
         if (log_index_add(&seg->index, it->position, it->first_offset,
                           it->max_ts, log->opts.index_interval_bytes) < 0) {
             /* The index is a cache: a missing entry costs a longer scan. */
@@ -267,8 +278,10 @@ static struct log_pending *write_partition(struct log_embedded *log,
     p->group_unpublished = it;
 
     if (!partition_usable(p)) {
-        snprintf(msg, sizeof(msg), "partition %u: an earlier write failure "
-                 "could not be undone yet", p->id);
+        snprintf(msg, sizeof(msg),
+                 "partition %u: an earlier write failure "
+                 "could not be undone yet",
+                 p->id);
         fail_items(it, NULL, TW_EIO, msg);
         return NULL;
     }
@@ -338,8 +351,10 @@ static void sync_partition(struct log_embedded *log, struct log_partition *p,
     err = sync_active(log, p);
     if (err == 0 || unsynced == NULL) {
         if (err < 0) {
-            OBS_LOG(OBS_ERROR, "log", "periodic sync failed", "partition=%u "
-                    "error=\"%s\"", p->id, strerror(-err));
+            OBS_LOG(OBS_ERROR, "log", "periodic sync failed",
+                    "partition=%u "
+                    "error=\"%s\"",
+                    p->id, strerror(-err));
         }
         return;
     }
@@ -359,6 +374,18 @@ static void complete_items(struct log_embedded *log, struct log_pending *it)
     uint64_t bytes = 0;
     uint64_t batches = 0;
 
+    /* Stored batches no longer wait for the disk: release their share of
+     * the queue before the completions, so that a caller that appends
+     * again from or right after its completion is not refused as full. */
+    for (struct log_pending *p = it; p != NULL; p = p->next) {
+        bytes += p->length;
+        batches++;
+    }
+    pthread_mutex_lock(&log->queue_lock);
+    log->pending_bytes -= bytes;
+    log->pending_batches -= batches;
+    pthread_mutex_unlock(&log->queue_lock);
+
     while (it != NULL) {
         struct log_pending *next = it->next;
 
@@ -369,16 +396,10 @@ static void complete_items(struct log_embedded *log, struct log_pending *it)
             it->cb(it->ctx, it->status, it->first_offset, it->count,
                    it->status != 0 ? it->message : NULL);
         }
-        bytes += it->length;
-        batches++;
         free(it->batch);
         free(it);
         it = next;
     }
-    pthread_mutex_lock(&log->queue_lock);
-    log->pending_bytes -= bytes;
-    log->pending_batches -= batches;
-    pthread_mutex_unlock(&log->queue_lock);
 }
 
 /* Sorts the group into per-partition lists, keeping the queue order. */
@@ -403,37 +424,192 @@ static void split_group(struct log_embedded *log, struct log_pending *list)
     }
 }
 
-static void write_group(struct log_embedded *log, struct log_pending *list)
+/*
+ * The fdatasyncs that end a group under the fsync policy, one per
+ * partition touched, run side by side. Their cost is the device's latency
+ * per flush far more than bandwidth, so in a row they would add up while
+ * side by side they overlap. Helper threads, started and stopped by the
+ * writer thread, take syncs from the round the writer posts; the writer
+ * takes some too and waits for the round to end before it publishes. A
+ * sync touches only its own partition's writer-side state and items, so
+ * partitions need no locking beyond the round's.
+ */
+#define WRITER_SYNC_PARALLEL 8
+
+struct sync_round {
+    struct log_embedded *log;
+    pthread_mutex_t lock;
+    pthread_cond_t posted;         /* helpers: syncs to take, or stop */
+    pthread_cond_t finished;       /* writer: the round's last sync ended */
+    struct log_pending **unsynced; /* per partition; NULL: no round */
+    uint32_t *todo;                /* partitions to sync */
+    uint32_t queued;               /* writer only: todo being filled */
+    uint32_t count;                /* todo entries of the posted round */
+    uint32_t next;                 /* next todo entry to take */
+    uint32_t done;
+    bool stop;
+    pthread_t helpers[WRITER_SYNC_PARALLEL - 1];
+    uint32_t helper_count;
+};
+
+/* Takes the next sync of the round (lock held); false when none is left. */
+static bool sync_round_take(struct sync_round *r, uint32_t *partition)
+{
+    if (r->next >= r->count) {
+        return false;
+    }
+    *partition = r->todo[r->next++];
+    return true;
+}
+
+/* Runs the syncs left in the round (called and returns with lock held). */
+static void sync_round_work(struct sync_round *r)
+{
+    uint32_t i;
+
+    while (sync_round_take(r, &i)) {
+        pthread_mutex_unlock(&r->lock);
+        sync_partition(r->log, &r->log->parts[i], r->unsynced[i], false);
+        pthread_mutex_lock(&r->lock);
+        if (++r->done == r->count) {
+            pthread_cond_signal(&r->finished);
+        }
+    }
+}
+
+static void *sync_helper_main(void *arg)
+{
+    struct sync_round *r = arg;
+
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop) {
+        sync_round_work(r);
+        if (!r->stop) {
+            pthread_cond_wait(&r->posted, &r->lock);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+/*
+ * Prepares the rounds of the writer thread. Without memory for the table
+ * the writer syncs each partition as soon as it is written; without
+ * helpers it runs the round's syncs itself, one after the other.
+ */
+static void sync_round_init(struct sync_round *r, struct log_embedded *log)
+{
+    uint32_t want = log->partitions < WRITER_SYNC_PARALLEL
+                        ? log->partitions
+                        : WRITER_SYNC_PARALLEL;
+
+    memset(r, 0, sizeof(*r));
+    r->log = log;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->posted, NULL);
+    pthread_cond_init(&r->finished, NULL);
+    if (log->opts.durability != LOG_DURABILITY_FSYNC) {
+        return;
+    }
+    r->unsynced = calloc(log->partitions, sizeof(*r->unsynced));
+    r->todo = calloc(log->partitions, sizeof(*r->todo));
+    if (r->unsynced == NULL || r->todo == NULL) {
+        free(r->unsynced);
+        free(r->todo);
+        r->unsynced = NULL;
+        r->todo = NULL;
+        return;
+    }
+    for (uint32_t i = 0; i + 1 < want; i++) {
+        if (pthread_create(&r->helpers[i], NULL, sync_helper_main, r) != 0) {
+            OBS_LOG(OBS_WARN, "log",
+                    "sync helper not started; partitions "
+                    "sync one after the other",
+                    "helpers=%u", i);
+            break;
+        }
+        r->helper_count++;
+    }
+}
+
+static void sync_round_destroy(struct sync_round *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    pthread_cond_broadcast(&r->posted);
+    pthread_mutex_unlock(&r->lock);
+    for (uint32_t i = 0; i < r->helper_count; i++) {
+        pthread_join(r->helpers[i], NULL);
+    }
+    free(r->unsynced);
+    free(r->todo);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->posted);
+    pthread_cond_destroy(&r->finished);
+}
+
+/* Adds partition i, written up to its items from u on, to the round. */
+static void sync_round_add(struct sync_round *r, uint32_t i,
+                           struct log_pending *u)
+{
+    if (u == NULL) {
+        return;
+    }
+    if (r->todo == NULL) {
+        sync_partition(r->log, &r->log->parts[i], u, false);
+        return;
+    }
+    r->unsynced[i] = u;
+    r->todo[r->queued++] = i;
+}
+
+/* Runs the round's syncs, in parallel where helpers exist, to the end. */
+static void sync_round_run(struct sync_round *r)
+{
+    if (r->queued == 0) {
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    r->count = r->queued;
+    r->next = 0;
+    r->done = 0;
+    if (r->count > 1 && r->helper_count > 0) {
+        pthread_cond_broadcast(&r->posted);
+    }
+    sync_round_work(r);
+    while (r->done < r->count) {
+        pthread_cond_wait(&r->finished, &r->lock);
+    }
+    r->count = 0;
+    r->next = 0;
+    pthread_mutex_unlock(&r->lock);
+    r->queued = 0;
+}
+
+static void write_group(struct log_embedded *log, struct sync_round *round,
+                        struct log_pending *list)
 {
     bool fsync_each = log->opts.durability == LOG_DURABILITY_FSYNC;
-    struct log_pending **unsynced = NULL;
 
     split_group(log, list);
     atomic_fetch_add(&log->st_write_groups, 1);
-    unsynced = calloc(log->partitions, sizeof(*unsynced));
 
     for (uint32_t i = 0; i < log->partitions; i++) {
         if (log->parts[i].group_head != NULL) {
             struct log_pending *u = write_partition(log, &log->parts[i]);
 
-            if (unsynced != NULL) {
-                unsynced[i] = u;
-            } else if (fsync_each) {
-                /* Without the table, sync right away. */
-                sync_partition(log, &log->parts[i], u, false);
+            if (fsync_each) {
+                sync_round_add(round, i, u);
             }
         }
     }
+    sync_round_run(round);
     for (uint32_t i = 0; i < log->partitions; i++) {
         struct log_partition *p = &log->parts[i];
 
-        if (p->group_head == NULL) {
-            continue;
+        if (p->group_head != NULL) {
+            publish_range(log, p, p->group_unpublished, NULL);
         }
-        if (fsync_each && unsynced != NULL) {
-            sync_partition(log, p, unsynced[i], false);
-        }
-        publish_range(log, p, p->group_unpublished, NULL);
     }
     for (uint32_t i = 0; i < log->partitions; i++) {
         struct log_partition *p = &log->parts[i];
@@ -444,7 +620,6 @@ static void write_group(struct log_embedded *log, struct log_pending *list)
             p->group_tail = NULL;
         }
     }
-    free(unsynced);
 }
 
 /* The interval policy's periodic sync, and the final one at close. */
@@ -482,8 +657,19 @@ static void writer_timers(struct log_embedded *log)
             }
         }
     }
-    if (log->opts.retention_interval_ms > 0 &&
-        now >= log->next_retention_ms) {
+    for (uint32_t i = 0; i < log->partitions; i++) {
+        struct log_partition *p = &log->parts[i];
+
+        /* An idle active segment is rolled by age too, so that age
+         * retention can reach the data in it. */
+        if (!p->broken && needs_roll(log, p, 0) &&
+            (log_partition_roll_sync(log, p) < 0 ||
+             log_partition_roll_finish(log, p) < 0)) {
+            OBS_LOG(OBS_ERROR, "log", "cannot roll an aged segment",
+                    "partition=%u error=\"%s\"", p->id, tw_err_message());
+        }
+    }
+    if (log->opts.retention_interval_ms > 0 && now >= log->next_retention_ms) {
         log->next_retention_ms = now + log->opts.retention_interval_ms;
         log_embedded_retention_run(&log->base, NULL);
     }
@@ -492,7 +678,9 @@ static void writer_timers(struct log_embedded *log)
 static void *writer_main(void *arg)
 {
     struct log_embedded *log = arg;
+    struct sync_round round;
 
+    sync_round_init(&round, log);
     for (;;) {
         struct log_pending *list;
         struct timespec until;
@@ -504,8 +692,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&log->queue_lock);
         while (log->queue_head == NULL && !log->closing &&
                tw_now_ms() < deadline) {
-            pthread_cond_timedwait(&log->queue_cond, &log->queue_lock,
-                                   &until);
+            pthread_cond_timedwait(&log->queue_cond, &log->queue_lock, &until);
         }
         list = log->queue_head;
         log->queue_head = NULL;
@@ -514,7 +701,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&log->queue_lock);
 
         if (list != NULL) {
-            write_group(log, list);
+            write_group(log, &round, list);
         }
         if (closing && list == NULL) {
             break;
@@ -522,6 +709,7 @@ static void *writer_main(void *arg)
         writer_timers(log);
     }
     sync_all_written(log);
+    sync_round_destroy(&round);
     return NULL;
 }
 

@@ -44,8 +44,7 @@ static size_t obs_format_time(char *buf, size_t size)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(buf + n, size - n, ".%03ldZ",
-                          ts.tv_nsec / 1000000);
+    n += (size_t)snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
     return n;
 }
 

@@ -36,10 +36,12 @@ Test(log_basics, appended_records_read_back_in_order_with_dense_offsets)
 
         for (int i = 0; i < 5; i++) {
             snprintf(vals[i], sizeof(vals[i]), "event-%d", b * 5 + i);
-            recs[i] = (struct log_record){
-                .timestamp_ms = 1000 + b * 5 + i,
-                .key = "user", .key_len = 4,
-                .value = vals[i], .value_len = (uint32_t)strlen(vals[i])};
+            recs[i] =
+                (struct log_record){.timestamp_ms = 1000 + b * 5 + i,
+                                    .key = "user",
+                                    .key_len = 4,
+                                    .value = vals[i],
+                                    .value_len = (uint32_t)strlen(vals[i])};
         }
         cr_assert_eq(log_append_wait(log, 1, recs, 5, &first), 0, "%s",
                      tw_err_message());

@@ -1,0 +1,382 @@
+/*
+ * test_log_retention.c - deleting old segments by total size and by age,
+ * what cursors and readers protect, and what a pass reports.
+ */
+#include <criterion/criterion.h>
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "log/embedded.h"
+#include "support/logtest.h"
+#include "support/tmpdir.h"
+
+#define VALUE_LEN 200
+#define SEGMENT_BYTES (16 * 1024)
+#define MAX_SEGMENTS 128
+#define DAY_MS (24 * 3600 * 1000LL)
+
+static void retention_options(struct log_options *opts, const char *dir,
+                              uint32_t partitions)
+{
+    logtest_options(opts, dir, partitions, LOG_DURABILITY_NONE);
+    opts->segment_max_bytes = SEGMENT_BYTES;
+    opts->retention.keep_unread = false;
+}
+
+/* A snapshot of what the partitions hold. */
+struct snapshot {
+    struct log_partition_info info[4];
+    uint64_t bytes;
+    uint32_t segments;
+};
+
+static void snapshot_take(struct log *log, struct snapshot *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (uint32_t p = 0; p < log_partitions(log); p++) {
+        cr_assert_eq(log_partition_info(log, p, &s->info[p]), 0);
+        s->bytes += s->info[p].bytes;
+        s->segments += s->info[p].segments;
+    }
+}
+
+/* The report says exactly what changed between two snapshots. */
+static void assert_report_matches(const struct log_retention_report *r,
+                                  const struct snapshot *before,
+                                  const struct snapshot *after,
+                                  uint32_t partitions)
+{
+    uint64_t records = 0;
+
+    for (uint32_t p = 0; p < partitions; p++) {
+        records += after->info[p].start_offset - before->info[p].start_offset;
+        cr_assert_eq(after->info[p].end_offset, before->info[p].end_offset);
+    }
+    cr_assert_eq(r->segments_deleted, before->segments - after->segments);
+    cr_assert_eq(r->bytes_deleted, before->bytes - after->bytes);
+    cr_assert_eq(r->records_deleted, records);
+}
+
+/* Segment files on disk match the partition: none older than start. */
+static void assert_files_match(const char *dir, uint32_t p,
+                               const struct log_partition_info *info)
+{
+    uint64_t bases[MAX_SEGMENTS];
+    char path[PATH_MAX];
+    size_t n = logtest_segment_bases(dir, p, bases, MAX_SEGMENTS);
+
+    cr_assert_eq(n, info->segments);
+    cr_assert_eq(bases[0], info->start_offset);
+    for (size_t i = 0; i + 1 < n; i++) {
+        logtest_segment_path(path, sizeof(path), dir, p, bases[i], "idx");
+        cr_assert(logtest_file_exists(path), "%s is missing", path);
+    }
+}
+
+Test(log_retention, retention_by_bytes_deletes_the_oldest_segments_to_fit)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct snapshot before;
+    struct snapshot after;
+    struct logtest_records recs;
+    struct log_options opts;
+    struct log_reader *r;
+    struct log_stats st;
+    struct log *log;
+    uint64_t max_bytes = 100 * 1024;
+
+    retention_options(&opts, dir, 2);
+    opts.retention.max_bytes = max_bytes;
+    log = logtest_open(&opts, NULL);
+    for (uint32_t p = 0; p < 2; p++) {
+        logtest_append_numbered(log, p, 1200, 6, VALUE_LEN, 1000, 1);
+    }
+    snapshot_take(log, &before);
+    cr_assert_gt(before.bytes, 2 * max_bytes);
+
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    snapshot_take(log, &after);
+    cr_assert_leq(after.bytes, max_bytes + SEGMENT_BYTES,
+                  "%" PRIu64 " bytes left", after.bytes);
+    cr_assert_gt(report.segments_deleted, 0);
+    cr_assert_eq(report.segments_kept_for_cursors, 0);
+    cr_assert_eq(report.segments_deleted_unread, 0);
+    assert_report_matches(&report, &before, &after, 2);
+    log_stats(log, &st);
+    cr_assert_eq(st.segments_deleted, report.segments_deleted);
+
+    for (uint32_t p = 0; p < 2; p++) {
+        uint64_t start = after.info[p].start_offset;
+
+        cr_assert_gt(start, 0);
+        assert_files_match(dir, p, &after.info[p]);
+        cr_assert_eq(log_reader_open(log, p, 0, &r), TW_ERANGE);
+        logtest_read_all(log, p, start, &recs);
+        cr_assert_eq(recs.count, 1200 - start);
+        logtest_assert_numbered(&recs.items[0], p, VALUE_LEN, 1000, 1);
+        logtest_records_free(&recs);
+    }
+
+    /* The log fits now: another pass finds nothing to do. */
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    cr_assert_eq(report.segments_deleted, 0);
+    log_close(log);
+
+    /* And the new start survives a reopen. */
+    log = logtest_open(&opts, NULL);
+    snapshot_take(log, &before);
+    for (uint32_t p = 0; p < 2; p++) {
+        cr_assert_eq(before.info[p].start_offset, after.info[p].start_offset);
+    }
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+Test(log_retention, retention_by_bytes_takes_the_oldest_data_of_any_partition)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct snapshot before;
+    struct snapshot after;
+    struct log_options opts;
+    struct log *log;
+
+    /* Partition 0 holds only older records than partition 1. */
+    retention_options(&opts, dir, 2);
+    log = logtest_open(&opts, NULL);
+    logtest_append_numbered(log, 0, 600, 6, VALUE_LEN, 1000, 1);
+    logtest_append_numbered(log, 1, 600, 6, VALUE_LEN, 100000, 1);
+    snapshot_take(log, &before);
+    log_close(log);
+
+    /* A budget that a few segments' worth of deletions satisfy. */
+    opts.retention.max_bytes = before.bytes - 2 * SEGMENT_BYTES;
+    log = logtest_open(&opts, NULL);
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    snapshot_take(log, &after);
+    cr_assert_geq(report.segments_deleted, 2);
+    cr_assert_leq(after.bytes, opts.retention.max_bytes);
+    cr_assert_gt(after.info[0].start_offset, 0);
+    cr_assert_eq(after.info[1].start_offset, 0,
+                 "the newer partition lost data first");
+    assert_report_matches(&report, &before, &after, 2);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+Test(log_retention, retention_by_age_deletes_closed_segments_of_old_records)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct snapshot before;
+    struct snapshot after;
+    struct logtest_records recs;
+    struct log_options opts;
+    struct log *log;
+    int64_t old = tw_now_ms() - 10 * DAY_MS;
+    int64_t recent = tw_now_ms() - 1000;
+    uint64_t first_recent;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_age_ms = DAY_MS;
+    log = logtest_open(&opts, NULL);
+    logtest_append_numbered(log, 0, 400, 5, VALUE_LEN, old, 0);
+    first_recent =
+        logtest_append_numbered(log, 0, 300, 5, VALUE_LEN, recent, 0);
+    snapshot_take(log, &before);
+
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    snapshot_take(log, &after);
+    cr_assert_gt(report.segments_deleted, 0);
+    assert_report_matches(&report, &before, &after, 1);
+    assert_files_match(dir, 0, &after.info[0]);
+
+    /* Every segment of only old records went; none with a recent one. */
+    cr_assert_gt(after.info[0].start_offset, 0);
+    cr_assert_leq(after.info[0].start_offset, first_recent);
+    cr_assert_gt(after.info[0].start_offset + SEGMENT_BYTES / VALUE_LEN,
+                 first_recent, "a segment of old records was kept");
+    logtest_read_all(log, 0, after.info[0].start_offset, &recs);
+    cr_assert_eq(recs.count, 700 - after.info[0].start_offset);
+    logtest_records_free(&recs);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+Test(log_retention, retention_by_age_never_deletes_the_active_segment)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct snapshot before;
+    struct snapshot after;
+    struct logtest_records recs;
+    struct log_options opts;
+    struct log *log;
+    int64_t old = tw_now_ms() - 10 * DAY_MS;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_age_ms = DAY_MS;
+    log = logtest_open(&opts, NULL);
+    logtest_append_numbered(log, 0, 500, 5, VALUE_LEN, old, 1);
+    snapshot_take(log, &before);
+    cr_assert_gt(before.segments, 3);
+
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    snapshot_take(log, &after);
+    cr_assert_eq(report.segments_deleted, before.segments - 1);
+    cr_assert_eq(after.segments, 1);
+    assert_report_matches(&report, &before, &after, 1);
+
+    /* The active segment's old records are all still readable. */
+    logtest_read_all(log, 0, after.info[0].start_offset, &recs);
+    cr_assert_gt(recs.count, 0);
+    cr_assert_eq(recs.count, 500 - after.info[0].start_offset);
+    for (size_t i = 0; i < recs.count; i++) {
+        logtest_assert_numbered(&recs.items[i], 0, VALUE_LEN, old, 1);
+    }
+    logtest_records_free(&recs);
+
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    cr_assert_eq(report.segments_deleted, 0);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+/* Fills a partition with many segments and returns their bases. */
+static size_t fill_segments(const char *dir, struct log *log, uint64_t *bases)
+{
+    size_t n;
+
+    logtest_append_numbered(log, 0, 800, 5, VALUE_LEN, 1000, 1);
+    n = logtest_segment_bases(dir, 0, bases, MAX_SEGMENTS);
+    cr_assert_geq(n, 6, "only %zu segments", n);
+    return n;
+}
+
+Test(log_retention, keep_unread_keeps_segments_a_cursor_has_not_read_past)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct snapshot after;
+    struct log_options opts;
+    struct log *log;
+    uint64_t bases[MAX_SEGMENTS];
+    uint64_t at;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_bytes = 4096;
+    opts.retention.keep_unread = true;
+    log = logtest_open(&opts, NULL);
+    fill_segments(dir, log, bases);
+
+    /* The cursor has read segments 0 to 2 and one record of segment 3. */
+    at = bases[3] + 1;
+    cr_assert_eq(log_cursor_commit(log, "consumer", 0, at), 0);
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    snapshot_take(log, &after);
+    cr_assert_eq(report.segments_deleted, 3);
+    cr_assert_gt(report.segments_kept_for_cursors, 0);
+    cr_assert_eq(report.segments_deleted_unread, 0);
+    cr_assert_eq(after.info[0].start_offset, bases[3]);
+    cr_assert_gt(after.bytes, opts.retention.max_bytes);
+
+    /* Once the cursor moves on, its old segments may go. */
+    cr_assert_eq(log_cursor_commit(log, "consumer", 0, bases[5]), 0);
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    cr_assert_eq(report.segments_deleted, 2);
+    snapshot_take(log, &after);
+    cr_assert_eq(after.info[0].start_offset, bases[5]);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+Test(log_retention, without_keep_unread_unread_segments_go_and_are_counted)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct snapshot after;
+    struct log_options opts;
+    struct log_reader *r;
+    struct log *log;
+    uint64_t bases[MAX_SEGMENTS];
+    uint64_t cursor;
+    size_t n;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_bytes = 4096;
+    opts.retention.keep_unread = false;
+    log = logtest_open(&opts, NULL);
+    n = fill_segments(dir, log, bases);
+
+    cr_assert_eq(log_cursor_commit(log, "slow", 0, bases[2] + 3), 0);
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    snapshot_take(log, &after);
+
+    /* All closed segments went; segments 2 and on were unread. */
+    cr_assert_eq(report.segments_deleted, n - 1);
+    cr_assert_eq(report.segments_deleted_unread, n - 1 - 2);
+    cr_assert_eq(report.segments_kept_for_cursors, 0);
+    cr_assert_eq(after.segments, 1);
+    cr_assert_eq(after.info[0].start_offset, bases[n - 1]);
+
+    /* The cursor keeps its value; its reader learns the data is gone. */
+    cr_assert_eq(log_cursor_get(log, "slow", 0, &cursor), 0);
+    cr_assert_eq(cursor, bases[2] + 3);
+    cr_assert_eq(log_reader_open(log, 0, cursor, &r), TW_ERANGE);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+Test(log_retention, a_segment_a_reader_is_positioned_in_is_not_deleted)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct snapshot after;
+    struct log_options opts;
+    struct log_reader *r;
+    struct log_record rec;
+    struct log *log;
+    uint64_t bases[MAX_SEGMENTS];
+    uint64_t next;
+    size_t n;
+    int rc;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_bytes = 4096;
+    log = logtest_open(&opts, NULL);
+    n = fill_segments(dir, log, bases);
+
+    cr_assert_eq(log_reader_open(log, 0, bases[3] + 2, &r), 0);
+    cr_assert_eq(log_reader_next(r, &rec), 1);
+    cr_assert_eq(rec.offset, bases[3] + 2);
+
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    snapshot_take(log, &after);
+    cr_assert_eq(report.segments_deleted, 3);
+    cr_assert_gt(report.segments_kept_for_cursors, 0);
+    cr_assert_eq(after.info[0].start_offset, bases[3]);
+
+    /* The reader goes on to the end as if nothing happened. */
+    next = bases[3] + 3;
+    while ((rc = log_reader_next(r, &rec)) == 1) {
+        cr_assert_eq(rec.offset, next);
+        next++;
+    }
+    cr_assert_eq(rc, 0, "%s", tw_err_message());
+    cr_assert_eq(next, 800);
+    log_reader_close(r);
+
+    /* Without a reader everything closed goes. */
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    snapshot_take(log, &after);
+    cr_assert_eq(report.segments_deleted, n - 1 - 3);
+    cr_assert_eq(after.segments, 1);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
