@@ -930,7 +930,11 @@ static const char repair_help[] =
     "    moved to quarantine whole;\n"
     "  - missing, stale or wrong indexes are rebuilt from the data;\n"
     "  - *.tmp files left by a crash are removed;\n"
-    "  - cursors past their partition's new end are moved back to it.\n"
+    "  - cursors past their partition's new end are moved back to it;\n"
+    "  - offsets missing between segments that nothing explains (a file\n"
+    "    cut short or removed outside Trackway) cannot come back; the\n"
+    "    range is written to PATH/quarantine/p<NNN>-<segment>-gap.lost so\n"
+    "    that later checks report it as known (info), not as a warning.\n"
     "\n"
     "Nothing with data is deleted. Afterwards the log opens and reads\n"
     "cleanly, with an offset gap where data was cut, and a second repair\n"
@@ -968,6 +972,7 @@ static const char *action_label(enum log_action action, bool dry_run)
         "rewrote cursor",
         "created",
         "FAILED",
+        "recorded",
     };
     static const char *const todo[] = {
         "",
@@ -978,6 +983,7 @@ static const char *action_label(enum log_action action, bool dry_run)
         "would rewrite cursor",
         "would create",
         "FAILED",
+        "would record",
     };
 
     if ((unsigned)action >= sizeof(done) / sizeof(done[0])) {

@@ -101,8 +101,25 @@ static enum verdict retire_oldest(struct log_embedded *log,
     }
     unread = min_cursor != LOG_CURSOR_UNSET && min_cursor < seg->end_offset;
     if (seg->readers > 0 || (unread && ret->keep_unread)) {
+        uint64_t base_offset = seg->base_offset;
+        int readers = seg->readers;
+
         pthread_mutex_unlock(&p->lock);
         report->segments_kept_for_cursors++;
+        /* Once per pass and partition: the oldest segment blocks the rest,
+         * and the log may now exceed its limits. */
+        if (readers > 0) {
+            OBS_LOG(OBS_WARN, "log",
+                    "retention kept a segment an open reader is in",
+                    "partition=%u base_offset=%" PRIu64 " readers=%d", p->id,
+                    base_offset, readers);
+        } else {
+            OBS_LOG(OBS_WARN, "log",
+                    "retention kept a segment a cursor has not read",
+                    "partition=%u base_offset=%" PRIu64
+                    " slowest_cursor=%" PRIu64,
+                    p->id, base_offset, min_cursor);
+        }
         return VERDICT_KEPT;
     }
     memmove(p->segments, p->segments + 1,

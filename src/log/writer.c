@@ -296,6 +296,9 @@ static struct log_pending *write_partition(struct log_embedded *log,
                 rc = log_partition_roll_finish(log, p);
             }
             if (rc < 0) {
+                OBS_LOG(OBS_ERROR, "log",
+                        "cannot start a new segment; the appends fail",
+                        "partition=%u error=\"%s\"", p->id, tw_err_message());
                 fail_items(it, NULL, rc, tw_err_message());
                 return unsynced;
             }
@@ -322,6 +325,9 @@ static struct log_pending *write_partition(struct log_embedded *log,
         if (err < 0) {
             snprintf(msg, sizeof(msg), "cannot write to partition %u: %s",
                      p->id, strerror(-err));
+            OBS_LOG(OBS_ERROR, "log", "write failed; the appends fail",
+                    "partition=%u bytes=%" PRIu64 " error=\"%s\"", p->id,
+                    size - before, strerror(-err));
             undo_write(p, before);
             fail_items(it, NULL, tw_err_from_errno(-err), msg);
             return unsynced;

@@ -807,6 +807,50 @@ Test(repair, cuts_a_truncated_closed_segment_back_to_its_last_whole_batch)
     log_close(log);
 }
 
+Test(repair, records_a_gap_it_cannot_explain_so_later_checks_know_it)
+{
+    struct std_log l;
+    struct catcher c;
+    const struct caught *k;
+    char note[PATH_MAX];
+    char text[512] = {0};
+    struct log_check_summary sum;
+    int fd;
+
+    /* Cut between batches: no torn bytes are left to quarantine, so
+     * only the offsets 16..19 missing before the next segment tell. */
+    std_log(&l);
+    cr_assert_eq(truncate(l.s0.path, (off_t)l.s0.pos[4]), 0);
+    cr_assert_eq(run_check(&c, NULL), 0, "%s", c.text);
+    k = find(&c, LOG_SEVERITY_WARNING, LOG_ACTION_NONE,
+             "p000/00000000000000000020.seg");
+    cr_assert_not_null(k, "%s", c.text);
+    cr_assert_eq(k->first, 16);
+    cr_assert_eq(k->last, 19);
+
+    cr_assert_eq(run_repair(&c, NULL), 0, "%s%s", tw_err_message(), c.text);
+    k = find(&c, LOG_SEVERITY_WARNING, LOG_ACTION_RECORDED,
+             "p000/00000000000000000020.seg");
+    cr_assert_not_null(k, "%s", c.text);
+    cr_assert_str_eq(k->quarantine,
+                     "quarantine/p000-00000000000000000000.seg-gap.lost");
+    path_in(note, "%s", k->quarantine);
+    fd = open(note, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_gt(read(fd, text, sizeof(text) - 1), 0);
+    close(fd);
+    cr_assert_not_null(strstr(text, "offsets 16..19"), "%s", text);
+
+    cr_assert_eq(run_check(&c, NULL), 0, "%s", c.text);
+    cr_assert_eq(count_severity(&c, LOG_SEVERITY_WARNING), 0, "%s", c.text);
+    k = find(&c, LOG_SEVERITY_INFO, LOG_ACTION_NONE,
+             "p000/00000000000000000020.seg");
+    cr_assert_not_null(k, "%s", c.text);
+    cr_assert_eq(k->first, 16);
+    cr_assert_eq(run_repair(&c, &sum), 0);
+    cr_assert_eq(sum.actions, 0, "a second repair acts again:%s", c.text);
+}
+
 Test(repair, rebuilds_a_missing_index_from_the_data)
 {
     struct std_log l;
