@@ -30,7 +30,7 @@
 
 #include <xxhash.h>
 
-#include "cli/units.h"
+#include "common/units.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "log/check.h"
@@ -102,7 +102,7 @@ static int take_path(const char *cmd, int argc, char **argv, const char **path)
 static int parse_u64_option(const char *cmd, const char *opt, const char *text,
                             uint64_t *value)
 {
-    if (cli_parse_u64(text, value) < 0) {
+    if (tw_parse_u64(text, value) < 0) {
         return usage_error(cmd, "%s: %s", opt, tw_err_message());
     }
     return 0;
@@ -133,10 +133,10 @@ static int open_read_only(const char *cmd, const char *path, struct log **out)
 /* An ISO time or "-", padded to width (0: not padded). */
 static void print_time_or_dash(FILE *out, int64_t ms, bool known, int width)
 {
-    char text[CLI_TIME_TEXT_MAX] = "-";
+    char text[TW_TIME_TEXT_MAX] = "-";
 
     if (known) {
-        cli_format_time(ms, text, sizeof(text));
+        tw_format_time(ms, text, sizeof(text));
     }
     fprintf(out, "%-*s", width, text);
 }
@@ -269,13 +269,13 @@ static void json_bytes_field(FILE *out, const char *name, const void *data,
 
 static void json_time_or_null(FILE *out, int64_t ms, bool known)
 {
-    char text[CLI_TIME_TEXT_MAX];
+    char text[TW_TIME_TEXT_MAX];
 
     if (!known) {
         fputs("null", out);
         return;
     }
-    cli_format_time(ms, text, sizeof(text));
+    tw_format_time(ms, text, sizeof(text));
     json_text(out, text);
 }
 
@@ -417,9 +417,9 @@ static struct cursor_place cursor_place(struct stat_view *v, const char *name,
 
 static void stat_print_table(struct stat_view *v)
 {
-    char size[CLI_SIZE_TEXT_MAX];
+    char size[TW_SIZE_TEXT_MAX];
 
-    cli_format_size(v->total.bytes, size, sizeof(size));
+    tw_format_size(v->total.bytes, size, sizeof(size));
     printf("log %s: %u partitions, %" PRIu64 " records, %u segments, %s\n\n",
            v->path, v->partitions, v->total.end_offset, v->total.segments,
            size);
@@ -429,7 +429,7 @@ static void stat_print_table(struct stat_view *v)
         const struct log_partition_info *i = &v->info[p];
         bool any = i->end_offset > i->start_offset;
 
-        cli_format_size(i->bytes, size, sizeof(size));
+        tw_format_size(i->bytes, size, sizeof(size));
         printf("p%03u  %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %8u %11s  ", p,
                i->start_offset, i->end_offset, i->end_offset - i->start_offset,
                i->segments, size);
@@ -438,7 +438,7 @@ static void stat_print_table(struct stat_view *v)
         print_time_or_dash(stdout, i->newest_ms, any, 0);
         fputc('\n', stdout);
     }
-    cli_format_size(v->total.bytes, size, sizeof(size));
+    tw_format_size(v->total.bytes, size, sizeof(size));
     printf("%-5s %12s %12s %12" PRIu64 " %8u %11s  ", "total", "", "",
            v->total.end_offset, v->total.segments, size);
     print_time_or_dash(stdout, v->total.oldest_ms, v->any_time, 25);
@@ -648,9 +648,9 @@ struct dump_run {
 
 static void dump_record(uint32_t partition, const struct log_record *r)
 {
-    char ts[CLI_TIME_TEXT_MAX];
+    char ts[TW_TIME_TEXT_MAX];
 
-    cli_format_time(r->timestamp_ms, ts, sizeof(ts));
+    tw_format_time(r->timestamp_ms, ts, sizeof(ts));
     printf("{\"partition\":%u,\"offset\":%" PRIu64 ",\"timestamp\":\"%s\",",
            partition, r->offset, ts);
     json_bytes_field(stdout, "key", r->key, r->key_len);
@@ -809,7 +809,7 @@ static int dump_parse(int argc, char **argv, struct dump_args *a,
             rc = parse_u64_option("dump", "--from-offset", optarg, &a->offset);
         } else if (c == 't') {
             a->from_time = true;
-            if (cli_parse_time(optarg, &a->time_ms) < 0) {
+            if (tw_parse_time(optarg, &a->time_ms) < 0) {
                 rc = usage_error("dump", "--from-time: %s", tw_err_message());
             }
         } else if (c == 'n') {
@@ -1076,9 +1076,9 @@ static void finding_cb(void *ctx, const struct log_finding *f)
 static void print_summary_text(const char *what, const char *path,
                                const struct log_check_summary *s)
 {
-    char size[CLI_SIZE_TEXT_MAX];
+    char size[TW_SIZE_TEXT_MAX];
 
-    cli_format_size(s->bytes, size, sizeof(size));
+    tw_format_size(s->bytes, size, sizeof(size));
     printf("%s %s: %u partitions, %u segments (%s), %" PRIu64 " batches, "
            "%" PRIu64 " records, %u cursors\n",
            what, path, s->partitions, s->segments, size, s->batches, s->records,
@@ -1203,13 +1203,13 @@ static int repair_report(const char *path, int rc,
                          const struct finding_printer *pr,
                          const struct log_check_summary *sum, bool dry_run)
 {
-    char size[CLI_SIZE_TEXT_MAX];
+    char size[TW_SIZE_TEXT_MAX];
 
     if (pr->count > 0) {
         printf("\n");
     }
     print_summary_text(dry_run ? "repair --dry-run of" : "repaired", path, sum);
-    cli_format_size(pr->quarantined_bytes, size, sizeof(size));
+    tw_format_size(pr->quarantined_bytes, size, sizeof(size));
     printf("actions: %u%s, %u failed; %s %s to %s/quarantine\n", sum->actions,
            dry_run ? " planned" : "", sum->failed_actions, size,
            dry_run ? "would move" : "moved", path);
@@ -1326,12 +1326,12 @@ static void demo_make(struct demo_event *e, uint64_t i, uint64_t run_id,
     const struct demo_kind *k =
         &demo_kinds[i % (sizeof(demo_kinds) / sizeof(demo_kinds[0]))];
     char props[160];
-    char when[CLI_TIME_TEXT_MAX];
+    char when[TW_TIME_TEXT_MAX];
 
     snprintf(e->user, sizeof(e->user), "user-%u",
              (unsigned)((i * 7 + 3) % DEMO_USERS + 1));
     snprintf(props, sizeof(props), k->properties, (unsigned)(1000 + i % 97));
-    cli_format_time(ts, when, sizeof(when));
+    tw_format_time(ts, when, sizeof(when));
     snprintf(e->json, sizeof(e->json),
              "{\"type\":\"track\",\"event\":\"%s\",\"userId\":\"%s\","
              "\"messageId\":\"demo-%016" PRIx64 "-%" PRIu64 "\","
@@ -1598,12 +1598,12 @@ static int retain_parse(int argc, char **argv, struct retain_args *a)
             return 1;
         } else if (c == 'b') {
             a->max_bytes_text = optarg;
-            if (cli_parse_size(optarg, &a->ret.max_bytes) < 0) {
+            if (tw_parse_size(optarg, &a->ret.max_bytes) < 0) {
                 rc = usage_error("retain", "--max-bytes: %s", tw_err_message());
             }
         } else if (c == 'a') {
             a->max_age_text = optarg;
-            if (cli_parse_duration(optarg, &a->ret.max_age_ms) < 0) {
+            if (tw_parse_duration(optarg, &a->ret.max_age_ms) < 0) {
                 rc = usage_error("retain", "--max-age: %s", tw_err_message());
             }
         } else if (c == 'k' || c == 'd') {
@@ -1651,7 +1651,7 @@ static int log_retain(int argc, char **argv)
     struct log *log;
     uint64_t bytes[2];
     uint64_t records[2];
-    char size[2][CLI_SIZE_TEXT_MAX];
+    char size[2][TW_SIZE_TEXT_MAX];
     int rc = retain_parse(argc, argv, &a);
 
     if (rc != 0) {
@@ -1681,7 +1681,7 @@ static int log_retain(int argc, char **argv)
            a.max_bytes_text ? a.max_bytes_text : "none",
            a.max_age_text ? a.max_age_text : "none",
            a.ret.keep_unread ? "keep" : "drop");
-    cli_format_size(rep.bytes_deleted, size[0], sizeof(size[0]));
+    tw_format_size(rep.bytes_deleted, size[0], sizeof(size[0]));
     printf("  deleted %u segments, %s, %" PRIu64 " records\n",
            rep.segments_deleted, size[0], rep.records_deleted);
     printf("  kept %u segments over the limits for cursors that have not "
@@ -1689,8 +1689,8 @@ static int log_retain(int argc, char **argv)
            rep.segments_kept_for_cursors);
     printf("  deleted %u segments a cursor had not read\n",
            rep.segments_deleted_unread);
-    cli_format_size(bytes[0], size[0], sizeof(size[0]));
-    cli_format_size(bytes[1], size[1], sizeof(size[1]));
+    tw_format_size(bytes[0], size[0], sizeof(size[0]));
+    tw_format_size(bytes[1], size[1], sizeof(size[1]));
     printf("  log: %s, %" PRIu64 " records before; %s, %" PRIu64
            " records now\n",
            size[0], records[0], size[1], records[1]);

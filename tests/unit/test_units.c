@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cli/units.h"
+#include "common/units.h"
 #include "common/error.h"
 
 Test(units, sizes_take_binary_and_decimal_units)
@@ -36,7 +36,7 @@ Test(units, sizes_take_binary_and_decimal_units)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t got = 1;
 
-        cr_assert_eq(cli_parse_size(cases[i].text, &got), 0, "%s: %s",
+        cr_assert_eq(tw_parse_size(cases[i].text, &got), 0, "%s: %s",
                      cases[i].text, tw_err_message());
         cr_assert_eq(got, cases[i].bytes, "%s gave %llu", cases[i].text,
                      (unsigned long long)got);
@@ -66,7 +66,7 @@ Test(units, sizes_that_are_not_sizes_are_refused_with_the_text_quoted)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint64_t got = 99;
 
-        cr_assert_eq(cli_parse_size(bad[i], &got), TW_EINVAL, "\"%s\"", bad[i]);
+        cr_assert_eq(tw_parse_size(bad[i], &got), TW_EINVAL, "\"%s\"", bad[i]);
         cr_assert_eq(got, 99, "\"%s\" wrote a value", bad[i]);
         cr_assert_not_null(strstr(tw_err_message(), bad[i]));
     }
@@ -87,7 +87,7 @@ Test(units, durations_take_units_and_combinations)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int64_t got = -1;
 
-        cr_assert_eq(cli_parse_duration(cases[i].text, &got), 0, "%s: %s",
+        cr_assert_eq(tw_parse_duration(cases[i].text, &got), 0, "%s: %s",
                      cases[i].text, tw_err_message());
         cr_assert_eq(got, cases[i].ms, "%s gave %lld", cases[i].text,
                      (long long)got);
@@ -113,7 +113,7 @@ Test(units, durations_without_units_or_with_junk_are_refused)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t got = 42;
 
-        cr_assert_eq(cli_parse_duration(bad[i], &got), TW_EINVAL, "\"%s\"",
+        cr_assert_eq(tw_parse_duration(bad[i], &got), TW_EINVAL, "\"%s\"",
                      bad[i]);
         cr_assert_eq(got, 42);
     }
@@ -142,7 +142,7 @@ Test(units, times_read_iso_8601_dates_zones_and_milliseconds)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int64_t got = 7;
 
-        cr_assert_eq(cli_parse_time(cases[i].text, &got), 0, "%s: %s",
+        cr_assert_eq(tw_parse_time(cases[i].text, &got), 0, "%s: %s",
                      cases[i].text, tw_err_message());
         cr_assert_eq(got, cases[i].ms, "%s gave %lld", cases[i].text,
                      (long long)got);
@@ -171,7 +171,7 @@ Test(units, times_that_are_ambiguous_or_impossible_are_refused)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t got = 7;
 
-        cr_assert_eq(cli_parse_time(bad[i], &got), TW_EINVAL, "\"%s\"", bad[i]);
+        cr_assert_eq(tw_parse_time(bad[i], &got), TW_EINVAL, "\"%s\"", bad[i]);
         cr_assert_eq(got, 7);
     }
 }
@@ -187,32 +187,32 @@ Test(units, a_formatted_time_parses_back_to_the_same_millisecond)
         INT64_C(4102444799999),  /* 2099-12-31T23:59:59.999Z */
         INT64_C(-2208988800000), /* 1900-01-01 */
     };
-    char text[CLI_TIME_TEXT_MAX];
+    char text[TW_TIME_TEXT_MAX];
 
-    cli_format_time(INT64_C(1700000000123), text, sizeof(text));
+    tw_format_time(INT64_C(1700000000123), text, sizeof(text));
     cr_assert_str_eq(text, "2023-11-14T22:13:20.123Z");
     for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
         int64_t back;
 
-        cli_format_time(samples[i], text, sizeof(text));
-        cr_assert_eq(cli_parse_time(text, &back), 0, "%s", text);
+        tw_format_time(samples[i], text, sizeof(text));
+        cr_assert_eq(tw_parse_time(text, &back), 0, "%s", text);
         cr_assert_eq(back, samples[i], "%s", text);
     }
 }
 
 Test(units, sizes_print_for_people)
 {
-    char text[CLI_SIZE_TEXT_MAX];
+    char text[TW_SIZE_TEXT_MAX];
 
-    cli_format_size(0, text, sizeof(text));
+    tw_format_size(0, text, sizeof(text));
     cr_assert_str_eq(text, "0 B");
-    cli_format_size(1023, text, sizeof(text));
+    tw_format_size(1023, text, sizeof(text));
     cr_assert_str_eq(text, "1023 B");
-    cli_format_size(1536, text, sizeof(text));
+    tw_format_size(1536, text, sizeof(text));
     cr_assert_str_eq(text, "1.5 KiB");
-    cli_format_size(UINT64_C(64) << 20, text, sizeof(text));
+    tw_format_size(UINT64_C(64) << 20, text, sizeof(text));
     cr_assert_str_eq(text, "64.0 MiB");
-    cli_format_size(UINT64_MAX, text, sizeof(text));
+    tw_format_size(UINT64_MAX, text, sizeof(text));
     cr_assert_str_eq(text, "16.0 EiB");
 }
 
@@ -220,10 +220,10 @@ Test(units, counts_are_whole_numbers_only)
 {
     uint64_t v = 0;
 
-    cr_assert_eq(cli_parse_u64("42", &v), 0);
+    cr_assert_eq(tw_parse_u64("42", &v), 0);
     cr_assert_eq(v, 42);
-    cr_assert_eq(cli_parse_u64("", &v), TW_EINVAL);
-    cr_assert_eq(cli_parse_u64("4 2", &v), TW_EINVAL);
-    cr_assert_eq(cli_parse_u64("-1", &v), TW_EINVAL);
-    cr_assert_eq(cli_parse_u64("99999999999999999999", &v), TW_EINVAL);
+    cr_assert_eq(tw_parse_u64("", &v), TW_EINVAL);
+    cr_assert_eq(tw_parse_u64("4 2", &v), TW_EINVAL);
+    cr_assert_eq(tw_parse_u64("-1", &v), TW_EINVAL);
+    cr_assert_eq(tw_parse_u64("99999999999999999999", &v), TW_EINVAL);
 }

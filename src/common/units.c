@@ -1,5 +1,5 @@
 /* units.c - parsing and printing sizes, durations and times (units.h). */
-#include "cli/units.h"
+#include "common/units.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -79,7 +79,7 @@ static bool take_fixed(const char **p, int n, unsigned *value)
     return true;
 }
 
-int cli_parse_u64(const char *text, uint64_t *value)
+int tw_parse_u64(const char *text, uint64_t *value)
 {
     const char *p = text;
 
@@ -89,7 +89,7 @@ int cli_parse_u64(const char *text, uint64_t *value)
     return 0;
 }
 
-int cli_parse_size(const char *text, uint64_t *bytes)
+int tw_parse_size(const char *text, uint64_t *bytes)
 {
     const char *p = text;
     uint64_t n;
@@ -132,7 +132,7 @@ static const struct unit *take_duration_unit(const char **p)
     return NULL;
 }
 
-int cli_parse_duration(const char *text, int64_t *ms)
+int tw_parse_duration(const char *text, int64_t *ms)
 {
     const char *p = text;
     uint64_t total = 0;
@@ -278,7 +278,7 @@ static bool take_zone(const char **p, int64_t *offset_ms)
     return true;
 }
 
-int cli_parse_time(const char *text, int64_t *ms)
+int tw_parse_time(const char *text, int64_t *ms)
 {
     const char *p = text;
     unsigned y;
@@ -322,7 +322,7 @@ bad:
                       text);
 }
 
-void cli_format_time(int64_t ms, char *buf, size_t size)
+void tw_format_time(int64_t ms, char *buf, size_t size)
 {
     int64_t days = ms / MS_PER_DAY;
     int64_t rest = ms % MS_PER_DAY;
@@ -340,7 +340,7 @@ void cli_format_time(int64_t ms, char *buf, size_t size)
              (unsigned)(rest / 1000 % 60), (unsigned)(rest % 1000));
 }
 
-void cli_format_size(uint64_t bytes, char *buf, size_t size)
+void tw_format_size(uint64_t bytes, char *buf, size_t size)
 {
     static const char *const names[] = {"KiB", "MiB", "GiB",
                                         "TiB", "PiB", "EiB"};

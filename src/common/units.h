@@ -16,28 +16,28 @@
  * Every parser refuses signs, spaces, empty text, trailing garbage and
  * overflow with TW_EINVAL, and sets a message that quotes the text.
  */
-#ifndef TW_CLI_UNITS_H
-#define TW_CLI_UNITS_H
+#ifndef TW_COMMON_UNITS_H
+#define TW_COMMON_UNITS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
 
-/* Longest text cli_format_time writes, with its NUL. */
-#define CLI_TIME_TEXT_MAX 32
-/* Longest text cli_format_size writes, with its NUL. */
-#define CLI_SIZE_TEXT_MAX 24
+/* Longest text tw_format_time writes, with its NUL. */
+#define TW_TIME_TEXT_MAX 32
+/* Longest text tw_format_size writes, with its NUL. */
+#define TW_SIZE_TEXT_MAX 24
 
-TW_MUST_CHECK int cli_parse_u64(const char *text, uint64_t *value);
-TW_MUST_CHECK int cli_parse_size(const char *text, uint64_t *bytes);
-TW_MUST_CHECK int cli_parse_duration(const char *text, int64_t *ms);
-TW_MUST_CHECK int cli_parse_time(const char *text, int64_t *ms);
+TW_MUST_CHECK int tw_parse_u64(const char *text, uint64_t *value);
+TW_MUST_CHECK int tw_parse_size(const char *text, uint64_t *bytes);
+TW_MUST_CHECK int tw_parse_duration(const char *text, int64_t *ms);
+TW_MUST_CHECK int tw_parse_time(const char *text, int64_t *ms);
 
 /* "2024-03-01T12:00:00.250Z" (UTC, milliseconds always shown). */
-void cli_format_time(int64_t ms, char *buf, size_t size);
+void tw_format_time(int64_t ms, char *buf, size_t size);
 
 /* "999 B", "1.5 KiB", "64.0 MiB": for people, not for parsing. */
-void cli_format_size(uint64_t bytes, char *buf, size_t size);
+void tw_format_size(uint64_t bytes, char *buf, size_t size);
 
 #endif
