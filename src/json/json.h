@@ -65,7 +65,9 @@ void tw_json_parser_free(struct tw_json_parser *parser);
  * TW_EINVAL with a message naming what is wrong ("invalid UTF-8", "the
  * document is nested deeper than 64 levels", ...) when the bytes are not
  * one JSON value, TW_EFULL when len exceeds the parser's max_bytes, or
- * TW_ENOMEM.
+ * TW_ENOMEM. Integers must lie between INT64_MIN and UINT64_MAX and other
+ * numbers within a double's range; anything beyond is refused as
+ * TW_EINVAL ("a number is ... out of range"), never rounded.
  */
 TW_MUST_CHECK int tw_json_parse(struct tw_json_parser *parser, const char *buf,
                                 size_t len, struct tw_json *root);
