@@ -20,6 +20,8 @@ static int version_main(int argc, char **argv);
 static int help_main(int argc, char **argv);
 
 static const struct command commands[] = {
+    {"serve", "run the collector: HTTP ingestion into the log", cli_serve_main},
+    {"check", "check a configuration file and its schemas", cli_check_main},
     {"log", "inspect, check and repair the embedded log", cli_log_main},
     {"version", "print the version", version_main},
     {"help", "show this help, or a command's: trackway help log", help_main},

@@ -27,5 +27,9 @@ enum cli_exit {
 
 /* `trackway log SUBCOMMAND ...`: stat, dump, check, repair, demo, retain. */
 int cli_log_main(int argc, char **argv);
+/* `trackway serve -c CONFIG`: the collector. */
+int cli_serve_main(int argc, char **argv);
+/* `trackway check CONFIG`: validate a configuration and its schemas. */
+int cli_check_main(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ struct dedup {
     int current; /* index into tables */
     uint64_t rotations;
     uint64_t early_rotations;
+    int64_t last_warning_ms;
 };
 
 static int table_init(struct dedup_table *t, uint64_t max_ids)
@@ -134,6 +135,11 @@ static void rotate(struct dedup *set, int64_t now_ms, bool early)
     set->rotations++;
     if (early) {
         set->early_rotations++;
+    }
+    /* Under a flood this happens every few seconds: say it once a minute,
+     * the counter tells how often. */
+    if (early && now_ms - set->last_warning_ms >= 60000) {
+        set->last_warning_ms = now_ms;
         OBS_LOG(OBS_WARN, "dedup",
                 "dedup set full before its window; duplicates older than "
                 "the effective window will be accepted",

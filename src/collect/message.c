@@ -118,6 +118,7 @@ static int check_ids(struct tw_json message, struct msg_fields *f, char *why,
                      size_t why_size)
 {
     struct tw_json v;
+    size_t len = 0;
 
     if (!id_member(message, "userId", &f->user_id, &f->user_id_len,
                    f->user_id_text, sizeof(f->user_id_text)) &&
@@ -129,7 +130,8 @@ static int check_ids(struct tw_json message, struct msg_fields *f, char *why,
     }
     if (strcmp(f->type, "track") == 0 &&
         (!tw_json_get(message, "event", &v) ||
-         tw_json_type(v) != TW_JSON_STRING || tw_json_count(v) == 0)) {
+         tw_json_type(v) != TW_JSON_STRING ||
+         (tw_json_string(v, &len), len == 0))) {
         snprintf(why, why_size, "a track call needs an \"event\" name");
         return TW_EINVAL;
     }
@@ -248,7 +250,7 @@ static void write_time(struct tw_buf *out, const char *name, int64_t ms)
     tw_jw_cstring(out, text);
 }
 
-static void write_violations(const struct plan_verdict *v, struct tw_buf *out)
+void msg_write_violations(const struct plan_verdict *v, struct tw_buf *out)
 {
     tw_buf_putc(out, '[');
     for (size_t i = 0; i < v->kept; i++) {
@@ -287,7 +289,7 @@ static void write_trackway(const struct msg_envelope *env,
     if (annotate != NULL && annotate->outcome != PLAN_VALID) {
         tw_buf_putc(out, ',');
         tw_jw_key(out, "violations");
-        write_violations(annotate, out);
+        msg_write_violations(annotate, out);
         if (annotate->violation_count > annotate->kept) {
             tw_buf_putc(out, ',');
             tw_jw_key(out, "violationCount");

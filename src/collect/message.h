@@ -86,6 +86,11 @@ void msg_write(const struct msg_envelope *env, struct tw_json message,
                const struct msg_fields *f, const struct plan_verdict *annotate,
                struct tw_buf *out);
 
+/* A verdict's kept violations as a JSON array of {pointer, keyword,
+ * message} objects. */
+void msg_write_violations(const struct plan_verdict *verdict,
+                          struct tw_buf *out);
+
 /* The corrected event time msg_write stores as timestamp. */
 int64_t msg_event_time(const struct msg_envelope *env,
                        const struct msg_fields *f);

@@ -1,5 +1,5 @@
 /*
- * test_units.c - what operators type on the command line (cli/units.h):
+ * test_units.c - what operators type on the command line (common/units.h):
  * sizes, durations, times and counts parse to the right numbers, anything
  * else is refused with a message, and times print back as they parse.
  */

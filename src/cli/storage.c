@@ -1,0 +1,139 @@
+/* storage.c - opening a configuration's logs and plans (storage.h). */
+#include "cli/storage.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "collect/failed.h"
+#include "log/embedded.h"
+
+static int open_one(const char *cmd, const struct tw_config *config,
+                    const char *name, uint32_t partitions, bool read_only,
+                    struct log **out)
+{
+    const struct cfg_storage *s = &config->storage;
+    struct log_options opts;
+    struct log_recovery report;
+    char path[4096];
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s", s->path, name);
+    log_options_init(&opts, path);
+    opts.create = !read_only;
+    opts.read_only = read_only;
+    opts.partitions = read_only ? 0 : partitions;
+    opts.durability = (enum log_durability)s->durability;
+    opts.interval_ms = s->interval_ms;
+    opts.compression = (enum log_compression)s->compression;
+    opts.segment_max_bytes = s->segment_max_bytes;
+    opts.retention.max_bytes = s->retention_max_bytes;
+    opts.retention.max_age_ms = s->retention_max_age_ms;
+    rc = log_embedded_open(&opts, out, &report);
+    if (rc != 0) {
+        fprintf(stderr, "trackway %s: cannot open the %s log at %s: %s\n", cmd,
+                name, path, tw_err_message());
+    }
+    return rc;
+}
+
+int cli_storage_open(const char *cmd, const struct tw_config *config,
+                     bool read_only, struct cli_storage *st)
+{
+    int rc;
+
+    st->events = NULL;
+    st->failed = NULL;
+    if (!read_only && mkdir(config->storage.path, 0755) != 0 &&
+        errno != EEXIST) {
+        fprintf(stderr, "trackway %s: cannot create %s: %s\n", cmd,
+                config->storage.path, strerror(errno));
+        return tw_err_from_errno(errno);
+    }
+    rc = open_one(cmd, config, EVENTS_LOG_DIR, config->storage.partitions,
+                  read_only, &st->events);
+    if (rc == 0) {
+        rc = open_one(cmd, config, FAILED_LOG_DIR, 1, read_only, &st->failed);
+    }
+    if (rc != 0) {
+        cli_storage_close(st);
+    }
+    return rc;
+}
+
+void cli_storage_close(struct cli_storage *st)
+{
+    if (st->events != NULL) {
+        log_close(st->events);
+    }
+    if (st->failed != NULL) {
+        log_close(st->failed);
+    }
+    st->events = NULL;
+    st->failed = NULL;
+}
+
+static void print_errors(const char *cmd, struct cfg_errors *errors)
+{
+    for (size_t i = 0; i < errors->count; i++) {
+        fprintf(stderr, "%s\n", errors->lines[i]);
+    }
+    fprintf(stderr, "trackway %s: %zu mistake%s; nothing was started\n", cmd,
+            errors->count, errors->count == 1 ? "" : "s");
+}
+
+struct tw_config *cli_config_load(const char *cmd, const char *path)
+{
+    struct tw_config *config = NULL;
+    struct cfg_errors errors;
+    int rc = config_load(path, &config, &errors);
+
+    if (rc == TW_EINVAL && errors.count > 0) {
+        print_errors(cmd, &errors);
+    } else if (rc != 0) {
+        fprintf(stderr, "trackway %s: %s\n", cmd, tw_err_message());
+    }
+    cfg_errors_free(&errors);
+    return rc == 0 ? config : NULL;
+}
+
+int cli_plans_compile(const char *cmd, const struct tw_config *config,
+                      struct plan ***out)
+{
+    struct cfg_errors errors = {0};
+    struct plan **plans = calloc(config->plan_count + 1, sizeof(*plans));
+
+    if (plans == NULL) {
+        fprintf(stderr, "trackway %s: out of memory\n", cmd);
+        return TW_ENOMEM;
+    }
+    for (size_t i = 0; i < config->plan_count; i++) {
+        if (plan_compile(config, &config->plans[i], &plans[i], &errors) != 0 &&
+            errors.count == 0) {
+            cfg_errors_add(&errors, config->file, config->plans[i].line,
+                           "plan '%s': %s", config->plans[i].name,
+                           tw_err_message());
+        }
+    }
+    if (errors.count > 0) {
+        print_errors(cmd, &errors);
+        cfg_errors_free(&errors);
+        cli_plans_free(plans, config->plan_count);
+        return TW_EINVAL;
+    }
+    *out = plans;
+    return 0;
+}
+
+void cli_plans_free(struct plan **plans, size_t count)
+{
+    if (plans == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        plan_free(plans[i]);
+    }
+    free(plans);
+}

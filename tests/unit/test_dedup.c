@@ -1,0 +1,75 @@
+/*
+ * test_dedup.c - the dedup set (collect/dedup.h): ids are remembered for
+ * at least one window, forgotten after two, a full generation rotates
+ * early and says so, and sources do not share ids.
+ */
+#include <criterion/criterion.h>
+
+#include <string.h>
+
+#include "collect/dedup.h"
+
+static uint64_t fp_of(const char *source, const char *id)
+{
+    return dedup_fingerprint(source, strlen(source), id, strlen(id));
+}
+
+Test(dedup, an_added_id_is_seen_and_a_new_one_is_not)
+{
+    struct dedup *set;
+    uint64_t a = fp_of("web", "m1");
+
+    cr_assert_eq(dedup_new(100, 1000, &set), 0);
+    cr_assert_not(dedup_seen(set, a, 10));
+    dedup_add(set, &a, 1, 10);
+    cr_assert(dedup_seen(set, a, 11));
+    cr_assert_not(dedup_seen(set, fp_of("web", "m2"), 11));
+    dedup_free(set);
+}
+
+Test(dedup, the_same_id_from_two_sources_is_two_ids)
+{
+    cr_assert_neq(fp_of("web", "m1"), fp_of("ios", "m1"));
+    cr_assert_neq(fp_of("we", "bm1"), fp_of("web", "m1"));
+}
+
+Test(dedup, an_id_is_remembered_for_a_window_and_forgotten_after_two)
+{
+    struct dedup *set;
+    uint64_t a = fp_of("web", "late-in-generation");
+
+    cr_assert_eq(dedup_new(100, 1000, &set), 0);
+    cr_assert_not(dedup_seen(set, 1, 1)); /* starts the first generation */
+    dedup_add(set, &a, 1, 999);
+    cr_assert(dedup_seen(set, a, 1998), "kept one window after it came");
+    cr_assert(dedup_seen(set, a, 1999));
+    cr_assert_not(dedup_seen(set, a, 3001), "gone two windows later");
+    dedup_free(set);
+}
+
+Test(dedup, a_full_generation_rotates_early_and_counts_it)
+{
+    struct dedup *set;
+    struct dedup_stats st;
+    uint64_t fps[40];
+
+    cr_assert_eq(dedup_new(16, 1000000, &set), 0);
+    for (uint64_t i = 0; i < 40; i++) {
+        fps[i] = fp_of("web", (char[]){(char)('A' + i), 0});
+    }
+    dedup_add(set, fps, 40, 5);
+    dedup_stats(set, 5, &st);
+    cr_assert_geq(st.early_rotations, 1);
+    cr_assert_leq(st.ids, 32, "two generations of 16 at most");
+    cr_assert(dedup_seen(set, fps[39], 6), "the newest ids are kept");
+    cr_assert_not(dedup_seen(set, fps[0], 6), "the oldest are dropped");
+    dedup_free(set);
+}
+
+Test(dedup, impossible_sizes_are_refused)
+{
+    struct dedup *set;
+
+    cr_assert_eq(dedup_new(0, 1000, &set), TW_EINVAL);
+    cr_assert_eq(dedup_new(10, 0, &set), TW_EINVAL);
+}
