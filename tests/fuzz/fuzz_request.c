@@ -53,7 +53,8 @@ static void write_back(const struct msg_envelope *env, struct tw_json msg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct msg_envelope env = {.source = "fuzz", .client_ip = "127.0.0.1",
+    struct msg_envelope env = {.source = "fuzz",
+                               .client_ip = "127.0.0.1",
                                .received_ms = 1764842400000};
     struct tw_buf decoded;
     struct tw_json root;

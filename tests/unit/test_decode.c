@@ -16,9 +16,9 @@ static size_t gzip_of(const char *text, size_t len, unsigned char *out,
     z_stream zs;
 
     memset(&zs, 0, sizeof(zs));
-    cr_assert_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                              Z_DEFAULT_STRATEGY),
-                 Z_OK);
+    cr_assert_eq(
+        deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+        Z_OK);
     zs.next_in = (Bytef *)text;
     zs.avail_in = (uInt)len;
     zs.next_out = out;
@@ -79,9 +79,15 @@ Test(decode, base64_in_either_alphabet_with_or_without_padding)
         const char *in;
         const char *out;
     } cases[] = {
-        {"aGVsbG8=", "hello"},  {"aGVsbG8", "hello"},   {"Pz8_", "???"},
-        {"Pz8/", "???"},        {"", ""},                {"YQ==", "a"},
-        {"d2s6", "wk:"},        {"fn5-", "~~~"},         {"fn5+", "~~~"},
+        {"aGVsbG8=", "hello"},
+        {"aGVsbG8", "hello"},
+        {"Pz8_", "???"},
+        {"Pz8/", "???"},
+        {"", ""},
+        {"YQ==", "a"},
+        {"d2s6", "wk:"},
+        {"fn5-", "~~~"},
+        {"fn5+", "~~~"},
     };
     struct tw_buf out;
 

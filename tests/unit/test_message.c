@@ -91,8 +91,7 @@ Test(message, what_the_api_requires_is_refused_with_a_sentence)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         why[0] = '\0';
-        cr_assert_eq(check(cases[i].json, why), TW_EINVAL, "%s",
-                     cases[i].json);
+        cr_assert_eq(check(cases[i].json, why), TW_EINVAL, "%s", cases[i].json);
         cr_assert(strstr(why, cases[i].words), "%s: %s", cases[i].json, why);
     }
 }
@@ -182,8 +181,7 @@ Test(message, the_timestamp_is_corrected_for_the_clients_clock)
                "\"originalTimestamp\":\"2026-12-04T10:59:55.000Z\"}",
                &out);
     cr_assert_str_eq(member_text(e, "timestamp"), "2026-12-04T09:59:50.000Z");
-    cr_assert_str_eq(member_text(e, "receivedAt"),
-                     "2026-12-04T10:00:00.000Z");
+    cr_assert_str_eq(member_text(e, "receivedAt"), "2026-12-04T10:00:00.000Z");
     cr_assert_str_eq(member_text(e, "originalTimestamp"),
                      "2026-12-04T10:59:55.000Z");
     tw_buf_free(&out);
@@ -223,8 +221,7 @@ Test(message, the_stored_event_keeps_the_clients_fields_but_the_write_key)
     cr_assert_not(tw_json_get(e, "writeKey", &v));
     cr_assert_str_eq(member_text(e, "messageId"), "m1");
     cr_assert(strstr(out.data, "\"price\":89.9,"), "%s", out.data);
-    cr_assert(strstr(out.data, "\"big\":18446744073709551615"), "%s",
-              out.data);
+    cr_assert(strstr(out.data, "\"big\":18446744073709551615"), "%s", out.data);
     cr_assert(strstr(out.data, "\"q\":\"a\\\"b\""), "%s", out.data);
     cr_assert(strstr(out.data, "\"ctl\":\"\\u0001\""), "%s", out.data);
     cr_assert_str_eq(member_text(e, "context.ip"), "192.0.2.7");
@@ -267,8 +264,8 @@ Test(message, batch_context_goes_under_the_messages_own)
 Test(message, violations_are_attached_when_annotating)
 {
     struct msg_envelope env = envelope();
-    struct plan_verdict v = {.outcome = PLAN_INVALID, .violation_count = 20,
-                             .kept = 1};
+    struct plan_verdict v = {
+        .outcome = PLAN_INVALID, .violation_count = 20, .kept = 1};
     struct msg_fields f;
     struct tw_buf out;
     char why[256];
@@ -295,8 +292,8 @@ Test(message, violations_are_attached_when_annotating)
 
 Test(message, doubles_are_written_in_their_shortest_exact_form)
 {
-    static const double values[] = {0.1, 89.9, 1e300, -2.5e-7, 123456789.125,
-                                    1.0 / 3.0};
+    static const double values[] = {0.1,     89.9,          1e300,
+                                    -2.5e-7, 123456789.125, 1.0 / 3.0};
     struct tw_buf out;
     char *end;
 
