@@ -22,6 +22,11 @@ static int help_main(int argc, char **argv);
 static const struct command commands[] = {
     {"serve", "run the collector: HTTP ingestion into the log", cli_serve_main},
     {"check", "check a configuration file and its schemas", cli_check_main},
+    {"send", "send NDJSON events to a collector", cli_send_main},
+    {"tail", "follow stored events (or failed ones) as NDJSON",
+     cli_tail_main},
+    {"failed", "list and show events that failed validation",
+     cli_failed_main},
     {"log", "inspect, check and repair the embedded log", cli_log_main},
     {"version", "print the version", version_main},
     {"help", "show this help, or a command's: trackway help log", help_main},

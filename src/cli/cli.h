@@ -29,6 +29,12 @@ enum cli_exit {
 int cli_log_main(int argc, char **argv);
 /* `trackway serve -c CONFIG`: the collector. */
 int cli_serve_main(int argc, char **argv);
+/* `trackway tail -c CONFIG`: follow stored events as NDJSON. */
+int cli_tail_main(int argc, char **argv);
+/* `trackway failed ls|show -c CONFIG`: the failed-events log. */
+int cli_failed_main(int argc, char **argv);
+/* `trackway send URL`: NDJSON events to a collector. */
+int cli_send_main(int argc, char **argv);
 /* `trackway check CONFIG`: validate a configuration and its schemas. */
 int cli_check_main(int argc, char **argv);
 

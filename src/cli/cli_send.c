@@ -1,0 +1,479 @@
+/*
+ * cli_send.c - `trackway send`: NDJSON events from a file or stdin to a
+ * collector's /v1/batch, the way an SDK would send them.
+ *
+ * Lines are grouped into batches (by count and by bytes). Each message
+ * without a messageId gets one here, before the first attempt, so a
+ * batch resent after a 5xx, a 429 or a network error is deduplicated by
+ * the collector instead of stored twice. Retries back off exponentially
+ * with full jitter and honour Retry-After. A line that is not a JSON
+ * object is reported with its number and skipped; the rest still go.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "cli/cli.h"
+#include "collect/message.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/units.h"
+#include "json/json.h"
+
+#define SEND_LINE_MAX (1u << 20)
+#define SEND_PROGRESS_NS 100000000ull
+
+static const char send_help[] =
+    "Usage: trackway send [FILE] --url URL --write-key KEY [--batch N]\n"
+    "                     [--max-bytes SIZE] [--gzip] [--retries N]\n"
+    "                     [--no-progress]\n"
+    "\n"
+    "Sends events, one JSON message a line (NDJSON), from FILE or stdin to\n"
+    "a collector's /v1/batch endpoint, with the write key as HTTP Basic\n"
+    "user. Messages without a messageId get one first, so a batch resent\n"
+    "after a failure is stored once. 5xx answers, 429 and network errors\n"
+    "are retried with backoff (honouring Retry-After); 4xx answers are\n"
+    "reported and that batch is skipped. A progress line goes to stderr on\n"
+    "a terminal; a summary always does. Exits 0 when every line was sent\n"
+    "and answered 200, 1 otherwise.\n"
+    "\n"
+    "Options:\n"
+    "  -u, --url URL         the collector, e.g. http://127.0.0.1:8080\n"
+    "  -k, --write-key KEY   the source's write key\n"
+    "  -b, --batch N         messages per request (default 100)\n"
+    "      --max-bytes SIZE  bytes per request at most (default 450KiB)\n"
+    "  -z, --gzip            compress request bodies\n"
+    "      --retries N       attempts per batch after the first (default 8)\n"
+    "      --no-progress     no progress line, even on a terminal\n"
+    "\n"
+    "Example:\n"
+    "  trackway send events.ndjson --url http://127.0.0.1:8080 "
+    "--write-key wk_web_123\n";
+
+struct send_opts {
+    const char *file;
+    char *url;
+    const char *key;
+    uint64_t batch;
+    uint64_t max_bytes;
+    bool gzip;
+    uint64_t retries;
+    bool progress;
+};
+
+struct send_state {
+    struct send_opts o;
+    CURL *curl;
+    struct curl_slist *headers;
+    struct tw_json_parser *parser;
+    struct tw_buf body;
+    struct tw_buf packed;
+    struct tw_buf answer;
+    size_t in_batch;
+    uint64_t lines;
+    uint64_t invalid;
+    uint64_t sent;
+    uint64_t refused; /* in batches answered 4xx or given up on */
+    uint64_t requests;
+    uint64_t retried;
+    uint64_t bytes_read;
+    uint64_t file_size;
+    uint64_t start_ns;
+    uint64_t drawn_ns;
+    bool fatal; /* 401: nothing more can succeed */
+};
+
+static size_t answer_cb(char *data, size_t size, size_t n, void *ctx)
+{
+    tw_buf_append(ctx, data, size * n);
+    return size * n;
+}
+
+static void progress(struct send_state *s, bool final)
+{
+    uint64_t now = tw_monotonic_ns();
+    double secs = (double)(now - s->start_ns) / 1e9;
+
+    if (!s->o.progress || (!final && now - s->drawn_ns < SEND_PROGRESS_NS)) {
+        return;
+    }
+    s->drawn_ns = now;
+    fprintf(stderr, "\r  %" PRIu64 " events sent, %.0f/s", s->sent,
+            secs > 0 ? (double)s->sent / secs : 0.0);
+    if (s->file_size > 0) {
+        double done = (double)s->bytes_read / (double)s->file_size;
+        fprintf(stderr, "  [%3.0f%%]", done * 100);
+        if (done > 0.01 && !final) {
+            fprintf(stderr, "  ETA %.0fs", secs / done - secs);
+        }
+    }
+    fputs(final ? "\n" : "   ", stderr);
+}
+
+static int gzip_body(struct send_state *s)
+{
+    z_stream zs;
+    int rc;
+
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
+        return -1;
+    }
+    tw_buf_reset(&s->packed);
+    size_t bound = deflateBound(&zs, s->body.len);
+    char *out = malloc(bound);
+    if (out == NULL) {
+        deflateEnd(&zs);
+        return -1;
+    }
+    zs.next_in = (Bytef *)s->body.data;
+    zs.avail_in = (uInt)s->body.len;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)bound;
+    rc = deflate(&zs, Z_FINISH);
+    tw_buf_append(&s->packed, out, bound - zs.avail_out);
+    free(out);
+    deflateEnd(&zs);
+    return rc == Z_STREAM_END && s->packed.status == 0 ? 0 : -1;
+}
+
+/* Sleeps before attempt n (1, 2, ...): full jitter over an exponential
+ * ceiling, or what Retry-After asked for when it asked for more. */
+static void backoff(unsigned attempt, long retry_after_s)
+{
+    uint64_t ceiling_ms = 100ull << (attempt > 8 ? 8 : attempt);
+    uint64_t wait_ms = (uint64_t)rand() % (ceiling_ms + 1);
+    struct timespec ts;
+
+    if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > wait_ms) {
+        wait_ms = (uint64_t)retry_after_s * 1000;
+    }
+    ts.tv_sec = (time_t)(wait_ms / 1000);
+    ts.tv_nsec = (long)(wait_ms % 1000) * 1000000;
+    nanosleep(&ts, NULL);
+}
+
+/* One attempt: the HTTP status, or 0 after a network error. */
+static long post_once(struct send_state *s, const char *data, size_t len,
+                      long *retry_after_s)
+{
+    struct curl_header *h;
+    long status = 0;
+    CURLcode rc;
+
+    tw_buf_reset(&s->answer);
+    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, data);
+    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    rc = curl_easy_perform(s->curl);
+    s->requests++;
+    *retry_after_s = 0;
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "%strackway send: %s: %s\n", s->o.progress ? "\n" : "",
+                s->o.url, curl_easy_strerror(rc));
+        return 0;
+    }
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_header(s->curl, "Retry-After", 0, CURLH_HEADER, -1, &h) ==
+        CURLHE_OK) {
+        *retry_after_s = atol(h->value);
+    }
+    return status;
+}
+
+static void flush_batch(struct send_state *s)
+{
+    const char *data;
+    size_t len;
+    long status = 0;
+    long retry_after_s = 0;
+
+    if (s->in_batch == 0) {
+        return;
+    }
+    tw_buf_puts(&s->body, "]}");
+    data = s->body.data;
+    len = s->body.len;
+    if (s->o.gzip && gzip_body(s) == 0) {
+        data = s->packed.data;
+        len = s->packed.len;
+    }
+    for (unsigned attempt = 0; attempt <= s->o.retries; attempt++) {
+        if (attempt > 0) {
+            s->retried++;
+            backoff(attempt, retry_after_s);
+        }
+        status = post_once(s, data, len, &retry_after_s);
+        if (status != 0 && status != 429 && status < 500) {
+            break;
+        }
+    }
+    if (status == 200) {
+        s->sent += s->in_batch;
+    } else {
+        s->refused += s->in_batch;
+        fprintf(stderr,
+                "%strackway send: a batch of %zu events was not "
+                "taken: HTTP %ld %.*s\n",
+                s->o.progress ? "\n" : "", s->in_batch, status,
+                (int)(s->answer.len > 300 ? 300 : s->answer.len),
+                s->answer.data != NULL ? s->answer.data : "");
+        s->fatal = status == 401;
+    }
+    s->in_batch = 0;
+    tw_buf_reset(&s->body);
+    progress(s, false);
+}
+
+static void batch_start(struct send_state *s)
+{
+    char now[TW_TIME_TEXT_MAX];
+
+    tw_format_time(tw_now_ms(), now, sizeof(now));
+    tw_buf_printf(&s->body, "{\"sentAt\":\"%s\",\"batch\":[", now);
+}
+
+/* Adds one line to the batch, with a messageId when it has none. */
+static void add_line(struct send_state *s, const char *line, size_t len)
+{
+    struct tw_json root;
+    struct tw_json id;
+    const char *brace;
+    char uuid[37];
+
+    bool parsed = tw_json_parse(s->parser, line, len, &root) == 0;
+
+    if (!parsed || tw_json_type(root) != TW_JSON_OBJECT) {
+        s->invalid++;
+        fprintf(stderr, "%strackway send: %s line %" PRIu64 ": %s; skipped\n",
+                s->o.progress ? "\n" : "", s->o.file ? s->o.file : "stdin",
+                s->lines, parsed ? "not a JSON object" : tw_err_message());
+        return;
+    }
+    if (s->in_batch > 0 && (s->in_batch >= s->o.batch ||
+                            s->body.len + len + 64 > s->o.max_bytes)) {
+        flush_batch(s);
+    }
+    if (s->in_batch == 0) {
+        batch_start(s);
+    } else {
+        tw_buf_putc(&s->body, ',');
+    }
+    brace = memchr(line, '{', len);
+    if (!tw_json_get(root, "messageId", &id)) {
+        msg_new_id(uuid);
+        tw_buf_printf(&s->body, "{\"messageId\":\"%s\"%s", uuid,
+                      tw_json_count(root) > 0 ? "," : "");
+        tw_buf_append(&s->body, brace + 1, len - (size_t)(brace + 1 - line));
+    } else {
+        tw_buf_append(&s->body, line, len);
+    }
+    s->in_batch++;
+}
+
+static int send_setup(struct send_state *s)
+{
+    char userpwd[512];
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+        (s->curl = curl_easy_init()) == NULL ||
+        tw_json_parser_new(SEND_LINE_MAX, 0, &s->parser) != 0) {
+        fprintf(stderr, "trackway send: cannot start the HTTP client\n");
+        return -1;
+    }
+    snprintf(userpwd, sizeof(userpwd), "%s:", s->o.key);
+    s->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (s->o.gzip) {
+        s->headers = curl_slist_append(s->headers, "Content-Encoding: gzip");
+    }
+    s->headers = curl_slist_append(s->headers, "Expect:");
+    curl_easy_setopt(s->curl, CURLOPT_URL, s->o.url);
+    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(s->curl, CURLOPT_USERPWD, userpwd);
+    curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, answer_cb);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &s->answer);
+    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "trackway-send/" CLI_VERSION);
+    tw_buf_init(&s->body, s->o.max_bytes + SEND_LINE_MAX + 128);
+    tw_buf_init(&s->packed, 2 * (s->o.max_bytes + SEND_LINE_MAX) + 1024);
+    tw_buf_init(&s->answer, 64 * 1024);
+    return 0;
+}
+
+static void send_teardown(struct send_state *s)
+{
+    tw_buf_free(&s->body);
+    tw_buf_free(&s->packed);
+    tw_buf_free(&s->answer);
+    tw_json_parser_free(s->parser);
+    curl_slist_free_all(s->headers);
+    if (s->curl != NULL) {
+        curl_easy_cleanup(s->curl);
+    }
+    curl_global_cleanup();
+    free(s->o.url);
+}
+
+static int send_all(struct send_state *s, FILE *in)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    double secs;
+
+    s->start_ns = tw_monotonic_ns();
+    while (!s->fatal && (n = getline(&line, &cap, in)) >= 0) {
+        size_t len = (size_t)n;
+        s->lines++;
+        s->bytes_read += len;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            len--;
+        }
+        if (len == 0) {
+            continue;
+        }
+        if (len > SEND_LINE_MAX) {
+            s->invalid++;
+            fprintf(stderr,
+                    "trackway send: line %" PRIu64 " is over %u "
+                    "bytes; skipped\n",
+                    s->lines, SEND_LINE_MAX);
+            continue;
+        }
+        add_line(s, line, len);
+    }
+    free(line);
+    if (!s->fatal) {
+        flush_batch(s);
+    }
+    progress(s, true);
+    secs = (double)(tw_monotonic_ns() - s->start_ns) / 1e9;
+    fprintf(stderr,
+            "trackway send: %" PRIu64 " events sent in %" PRIu64
+            " requests (%" PRIu64 " retried), %" PRIu64 " not taken, %" PRIu64
+            " invalid lines, in %.2f s (%.0f events/s)\n",
+            s->sent, s->requests, s->retried, s->refused, s->invalid, secs,
+            secs > 0 ? (double)s->sent / secs : 0.0);
+    return s->refused == 0 && s->invalid == 0 && !s->fatal ? CLI_EXIT_OK
+                                                           : CLI_EXIT_FAIL;
+}
+
+/* The batch endpoint under a base URL: "http://h:p" -> ".../v1/batch". */
+static char *batch_url(const char *base)
+{
+    const char *path = strstr(base, "://");
+    char *url;
+
+    path = path != NULL ? strchr(path + 3, '/') : NULL;
+    if (path != NULL && strcmp(path, "/") != 0) {
+        return strdup(base);
+    }
+    if (asprintf(&url, "%.*s/v1/batch",
+                 (int)(path != NULL ? (size_t)(path - base) : strlen(base)),
+                 base) < 0) {
+        return NULL;
+    }
+    return url;
+}
+
+static int send_usage(const char *what, const char *arg)
+{
+    fprintf(stderr, "trackway send: %s%s\nRun 'trackway send --help'.\n", what,
+            arg);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_send_main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"write-key", required_argument, NULL, 'k'},
+        {"batch", required_argument, NULL, 'b'},
+        {"max-bytes", required_argument, NULL, 'M'},
+        {"gzip", no_argument, NULL, 'z'},
+        {"retries", required_argument, NULL, 'r'},
+        {"no-progress", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct send_state s = {.o = {.batch = 100,
+                                 .max_bytes = 450 * 1024,
+                                 .retries = 8,
+                                 .progress = true}};
+    const char *url = NULL;
+    struct stat st;
+    FILE *in = stdin;
+    int status;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":hu:k:b:z", longs, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(send_help, stdout);
+            return CLI_EXIT_OK;
+        } else if (c == 'u') {
+            url = optarg;
+        } else if (c == 'k') {
+            s.o.key = optarg;
+        } else if (c == 'b') {
+            if (tw_parse_u64(optarg, &s.o.batch) != 0 || s.o.batch == 0) {
+                return send_usage("--batch needs a count of 1 or more: ",
+                                  optarg);
+            }
+        } else if (c == 'M') {
+            if (tw_parse_size(optarg, &s.o.max_bytes) != 0) {
+                return send_usage("--max-bytes: ", tw_err_message());
+            }
+        } else if (c == 'z') {
+            s.o.gzip = true;
+        } else if (c == 'r') {
+            if (tw_parse_u64(optarg, &s.o.retries) != 0) {
+                return send_usage("--retries: ", tw_err_message());
+            }
+        } else if (c == 'P') {
+            s.o.progress = false;
+        } else {
+            return send_usage("bad option ", argv[optind - 1]);
+        }
+    }
+    if (url == NULL || s.o.key == NULL) {
+        return send_usage(url == NULL ? "missing --url" : "missing --write-key",
+                          "");
+    }
+    if (optind < argc - 1) {
+        return send_usage("one FILE at most, got also ", argv[optind + 1]);
+    }
+    if (optind < argc && strcmp(argv[optind], "-") != 0) {
+        s.o.file = argv[optind];
+        in = fopen(s.o.file, "r");
+        if (in == NULL) {
+            fprintf(stderr, "trackway send: cannot read %s: %s\n", s.o.file,
+                    strerror(errno));
+            return CLI_EXIT_USAGE;
+        }
+        if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) {
+            s.file_size = (uint64_t)st.st_size;
+        }
+    }
+    s.o.progress = s.o.progress && isatty(STDERR_FILENO);
+    s.o.url = batch_url(url);
+    if (s.o.url == NULL || send_setup(&s) != 0) {
+        status = CLI_EXIT_USAGE;
+    } else {
+        status = send_all(&s, in);
+    }
+    send_teardown(&s);
+    if (in != stdin) {
+        fclose(in);
+    }
+    return status;
+}
