@@ -501,6 +501,14 @@ static int http_prebuild_responses(struct http_server *server)
     snprintf(body, sizeof(body), http_too_large_format, server->max_body_bytes);
     server->too_large_response = http_json_response(body);
     server->stopping_response = http_json_response(http_stopping_body);
+    /* Also after a body that was read: this connection is done. */
+    if (server->stopping_response != NULL &&
+        MHD_add_response_header(server->stopping_response,
+                                MHD_HTTP_HEADER_CONNECTION,
+                                "close") != MHD_YES) {
+        MHD_destroy_response(server->stopping_response);
+        server->stopping_response = NULL;
+    }
     if (server->too_large_response == NULL ||
         server->stopping_response == NULL) {
         return tw_err_set(TW_ENOMEM, "http: out of memory preparing answers");

@@ -890,6 +890,64 @@ Test(http, stop_waits_until_a_parked_request_is_answered_and_delivers_it)
     httptest_close(&c);
 }
 
+Test(http, a_request_arriving_while_the_server_stops_gets_503_and_no_handler)
+{
+    struct httptest_conn parked;
+    struct httptest_conn other;
+    struct httptest_response r;
+    struct http_request *req;
+    struct stopper stopper;
+    unsigned calls_before;
+    int64_t deadline;
+
+    start_default(ANSWER_BY_HEADER);
+    httptest_connect(&parked, "127.0.0.1", fx.port);
+    httptest_sendf(&parked, "GET /held HTTP/1.1\r\nHost: t\r\n\r\n");
+    req = take_parked();
+    /* Served once, so the server has taken it in before it stops
+     * accepting. */
+    httptest_connect(&other, "127.0.0.1", fx.port);
+    httptest_sendf(&other, "GET /first HTTP/1.1\r\nHost: t\r\n"
+                           "X-Answer: now\r\n\r\n");
+    httptest_expect_response(&other, &r);
+    cr_assert_eq(r.status, 200);
+    httptest_response_free(&r);
+
+    stopper.server = fx.server;
+    fx.server = NULL;
+    cr_assert_eq(pthread_create(&stopper.tid, NULL, stopper_main, &stopper), 0);
+
+    /* Until the stop takes effect, requests are still answered; ask until
+     * one is refused. */
+    deadline = httptest_mono_ms() + HTTPTEST_AWAIT_MS;
+    for (;;) {
+        calls_before = calls();
+        httptest_sendf(&other, "GET /now HTTP/1.1\r\nHost: t\r\n"
+                               "X-Answer: now\r\n\r\n");
+        httptest_expect_response(&other, &r);
+        if (r.status != 200) {
+            break;
+        }
+        httptest_response_free(&r);
+        cr_assert_lt(httptest_mono_ms(), deadline, "never refused");
+    }
+    cr_expect_eq(r.status, 503);
+    cr_expect_str_eq(httptest_header(&r, "Content-Type"), "application/json");
+    cr_expect_not_null(strstr(r.body, "shutting down"), "body: %s", r.body);
+    cr_expect_eq(calls(), calls_before,
+                 "a refused request reached the handler");
+    cr_expect(httptest_await_closed(&other, HTTPTEST_AWAIT_MS));
+    httptest_response_free(&r);
+
+    cr_assert_eq(echo(req, 200), 0);
+    cr_assert(joined_within(stopper.tid, HTTPTEST_AWAIT_MS));
+    httptest_expect_response(&parked, &r);
+    cr_expect_eq(r.status, 200);
+    httptest_response_free(&r);
+    httptest_close(&parked);
+    httptest_close(&other);
+}
+
 Test(http, a_server_with_open_idle_connections_stops_at_once)
 {
     struct httptest_conn c;
