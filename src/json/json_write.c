@@ -9,6 +9,7 @@
  * does, so a caller can tell that it was cut.
  */
 #include <assert.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,12 +60,18 @@ static void json_put_string(struct json_out *out, const char *s, size_t len)
     json_put(out, "\"", 1);
 }
 
-/* The fewest significant digits (15 to 17) that read back as d. */
+/*
+ * The fewest significant digits that read back as d. A normal double has
+ * 53 bits, so 15 digits or more are needed unless fewer were written, and
+ * then the 15-digit form ends in zeros (see tw_json_double_decimal). A
+ * subnormal one has fewer bits and may need as few as one digit.
+ */
 static int json_double_precision(double d)
 {
     char text[40];
 
-    for (int precision = 15; precision < 17; precision++) {
+    for (int precision = fabs(d) < DBL_MIN ? 1 : 15; precision < 17;
+         precision++) {
         snprintf(text, sizeof(text), "%.*e", precision - 1, d);
         if (strtod(text, NULL) == d) {
             return precision;

@@ -899,6 +899,49 @@ static int kw_object(struct kw_list *l)
     return rc;
 }
 
+/*
+ * The keyword a false subschema stands for, for reports: the last token
+ * of its location ("additionalProperties"), or the one before when the
+ * last is a name or an index under it ("properties" for .../properties/x).
+ */
+static const char *kw_false_name(struct schema_compiler *c,
+                                 const char *location)
+{
+    static const char *const containers[] = {
+        "properties",
+        "patternProperties",
+        "$defs",
+        "definitions",
+        "dependentSchemas",
+        "dependencies",
+        "prefixItems",
+        "items",
+        "allOf",
+        "anyOf",
+        "oneOf",
+    };
+    const char *last = strrchr(location, '/');
+    const char *hash = strchr(location, '#');
+    const char *prev;
+
+    if (last == NULL || hash == NULL || last < hash) {
+        return "false";
+    }
+    prev = last - 1;
+    while (prev > hash && *prev != '/') {
+        prev--;
+    }
+    for (size_t i = 0; i < sizeof(containers) / sizeof(containers[0]); i++) {
+        size_t n = strlen(containers[i]);
+
+        if (*prev == '/' && (size_t)(last - prev - 1) == n &&
+            memcmp(prev + 1, containers[i], n) == 0) {
+            return containers[i];
+        }
+    }
+    return schema_arena_strndup(&c->schema->arena, last + 1, strlen(last + 1));
+}
+
 int schema_compile_node(struct schema_compiler *c, struct schema_node *node,
                         const struct schema_place *place)
 {
@@ -913,7 +956,11 @@ int schema_compile_node(struct schema_compiler *c, struct schema_node *node,
                 return kw_nomem();
             }
             node->kws[0] =
-                (struct schema_kw){.kind = SCHEMA_KW_FALSE, .name = "false"};
+                (struct schema_kw){.kind = SCHEMA_KW_FALSE,
+                                   .name = kw_false_name(c, node->location)};
+            if (node->kws[0].name == NULL) {
+                return kw_nomem();
+            }
             node->kw_count = 1;
         }
         return 0;
