@@ -31,11 +31,6 @@ void tw_schema_options_init(struct tw_schema_options *opts)
     opts->default_draft = TW_SCHEMA_DRAFT_2020_12;
 }
 
-const char *schema_display_uri(const char *uri)
-{
-    return strcmp(uri, TW_SCHEMA_DEFAULT_BASE_URI) == 0 ? "" : uri;
-}
-
 int schema_fail(struct schema_compiler *c, const char *location, int code,
                 const char *fmt, ...)
 {

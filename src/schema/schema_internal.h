@@ -235,7 +235,4 @@ struct tw_schema {
     atomic_bool limit_logged;
 };
 
-/* The location prefix to print for a URI: "" for the default base. */
-const char *schema_display_uri(const char *uri);
-
 #endif
