@@ -12,8 +12,8 @@ MAKEFLAGS += --no-print-directory
 # TEST_MODE and FUZZ_SECONDS reach the scripts from the environment or the
 # command line (make exports command-line variables to recipes).
 
-.PHONY: help setup build build-asan build-fuzz test run bench fuzz \
-	format format-check clean
+.PHONY: help setup build build-asan build-fuzz test conformance run bench \
+	fuzz format format-check clean
 
 help:
 	@echo 'make build         release build in build/release (the default goal)'
@@ -22,6 +22,7 @@ help:
 	@echo 'make test          everything CI checks; ends with "N passed, N failed"'
 	@echo '                   TEST_MODE=long make test: long variants,'
 	@echo '                   tests see TW_TEST_LONG=1'
+	@echo 'make conformance   release build, then the official JSON Schema suite'
 	@echo 'make run           build, then show what runs today on sample data'
 	@echo 'make bench         run every bench/*_bench.c'
 	@echo 'make bench-NAME    run scripts/bench-NAME after a release build'
@@ -45,6 +46,11 @@ build-fuzz: setup
 
 test: setup
 	@scripts/test-all
+
+# The JSON Schema Test Suite from the shared folder next to the source tree
+# (TW_CONFORMANCE_DIR overrides); `make test` runs it too, as a ctest test.
+conformance: build
+	@build/release/schema_suite
 
 run: build
 	@scripts/run-sample

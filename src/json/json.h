@@ -106,6 +106,14 @@ bool tw_json_object_next(struct tw_json_iter *it, const char **key,
                          size_t *key_len, struct tw_json *value);
 
 /*
+ * tw_json_object_next, with the member's name given as a string value
+ * (for code that validates names as it validates values, such as JSON
+ * Schema's propertyNames).
+ */
+bool tw_json_object_next_entry(struct tw_json_iter *it, struct tw_json *key,
+                               struct tw_json *value);
+
+/*
  * The value of the first member named key (key_len bytes) of an object;
  * false when there is none. A linear search: for a few lookups per
  * object, not for walking every member.
@@ -122,5 +130,25 @@ bool tw_json_get(struct tw_json object, const char *key, struct tw_json *value);
  * order) and equal values.
  */
 bool tw_json_equal(struct tw_json a, struct tw_json b);
+
+/*
+ * Writes value as compact JSON text into buf (cap bytes, always
+ * NUL-terminated when cap > 0) and returns the length the whole text
+ * needs, like snprintf: a result >= cap means the text was cut. Integers
+ * are written exactly, doubles with the fewest digits that read back as
+ * the same double, strings escaped as JSON requires (control characters,
+ * quote and backslash; other UTF-8 as it is), members in document order.
+ * Implemented in json_text.c over the writer of json_write.h.
+ */
+size_t tw_json_write(struct tw_json value, char *buf, size_t cap);
+
+/*
+ * The shortest decimal form of a double that reads back as the same
+ * double, as digits and a power of ten: |d| = digits * 10^exp10 with
+ * digits having no trailing zero (0 gives digits 0, exp10 0); the sign is
+ * the caller's. d must be finite. Used where decimal arithmetic on a parsed
+ * number must be exact (JSON Schema's multipleOf).
+ */
+void tw_json_double_decimal(double d, uint64_t *digits, int32_t *exp10);
 
 #endif

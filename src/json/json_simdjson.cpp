@@ -481,6 +481,35 @@ bool tw_json_object_next(struct tw_json_iter *it, const char **key,
     return true;
 }
 
+/*
+ * simdjson's tape holds a member's name as a string entry right before
+ * its value, and an object iterator is a reference to that entry, laid
+ * out as an element is (a document and a tape index). Read as an element,
+ * it is the name as a string value.
+ */
+static_assert(sizeof(object::iterator) == sizeof(element),
+              "an object iterator is a tape reference, as an element is");
+
+bool tw_json_object_next_entry(struct tw_json_iter *it, struct tw_json *key,
+                               struct tw_json *value)
+{
+    json_object_pos pos;
+    element name;
+
+    std::memcpy(static_cast<void *>(&pos), it->opaque, sizeof(pos));
+    if (pos.at == pos.end) {
+        return false;
+    }
+    std::memcpy(static_cast<void *>(&name), static_cast<const void *>(&pos.at),
+                sizeof(name));
+    assert(name.type() == element_type::STRING);
+    *key = json_wrap(name);
+    *value = json_wrap(pos.at.value());
+    ++pos.at;
+    std::memcpy(it->opaque, static_cast<const void *>(&pos), sizeof(pos));
+    return true;
+}
+
 bool tw_json_object_get(struct tw_json obj, const char *key, size_t key_len,
                         struct tw_json *value)
 {

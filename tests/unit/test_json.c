@@ -359,3 +359,77 @@ Test(json, a_parser_is_reused_for_documents_of_growing_size)
     cr_assert_eq(tw_json_count(root), 1);
     free(text);
 }
+
+Test(json, values_are_written_back_as_compact_json)
+{
+    struct tw_json root = parse_ok(
+        "{ \"s\" : \"a\\\"b\\\\c\\n\\u0001\\u00e9\", \"n\" : [ 1 , -2 , 1.0 ,"
+        " 0.1 , 1e300 , 18446744073709551615 ], \"o\" : { } , \"t\" : true,"
+        " \"z\" : null }");
+    static const char want[] =
+        "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\",\"n\":[1,-2,1.0,0.1,"
+        "1e+300,18446744073709551615],\"o\":{},\"t\":true,\"z\":null}";
+    char buf[256];
+    char small[8];
+
+    cr_assert_eq(tw_json_write(root, buf, sizeof(buf)), strlen(want));
+    cr_assert_str_eq(buf, want);
+
+    /* Cut like snprintf: terminated, and the full length still told. */
+    cr_assert_eq(tw_json_write(root, small, sizeof(small)), strlen(want));
+    cr_assert_str_eq(small, "{\"s\":\"a");
+}
+
+Test(json, a_double_has_a_shortest_decimal_form)
+{
+    static const struct {
+        double d;
+        uint64_t digits;
+        int32_t exp10;
+    } cases[] = {
+        {0.1, 1, -1},
+        {0.3, 3, -1},
+        {19.99, 1999, -2},
+        {1e308, 1, 308},
+        {-2.5, 25, -1},
+        {100.0, 1, 2},
+        {0.0, 0, 0},
+        {5e-324, 5, -324},
+        {123456789.0, 123456789, 0},
+        {0.1 + 0.2, 30000000000000004, -17},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t digits;
+        int32_t exp10;
+
+        tw_json_double_decimal(cases[i].d, &digits, &exp10);
+        cr_assert_eq(digits, cases[i].digits, "case %zu: %llu", i,
+                     (unsigned long long)digits);
+        cr_assert_eq(exp10, cases[i].exp10, "case %zu: %d", i, exp10);
+    }
+}
+
+Test(json, member_names_can_be_walked_as_string_values)
+{
+    struct tw_json root = parse_ok("{\"first\":1,\"x\\u0000y\":[2]}");
+    struct tw_json_iter it;
+    struct tw_json key;
+    struct tw_json value;
+    const char *s;
+    size_t len;
+
+    tw_json_iter_init(&it, root);
+    cr_assert(tw_json_object_next_entry(&it, &key, &value));
+    cr_assert_eq(tw_json_type(key), TW_JSON_STRING);
+    s = tw_json_string(key, &len);
+    cr_assert_eq(len, 5);
+    cr_assert_str_eq(s, "first");
+    cr_assert_eq(tw_json_int(value), 1);
+    cr_assert(tw_json_object_next_entry(&it, &key, &value));
+    s = tw_json_string(key, &len);
+    cr_assert_eq(len, 3);
+    cr_assert_eq(memcmp(s, "x\0y", 3), 0);
+    cr_assert_eq(tw_json_type(value), TW_JSON_ARRAY);
+    cr_assert_not(tw_json_object_next_entry(&it, &key, &value));
+}
