@@ -71,11 +71,6 @@ void tw_buf_append(struct tw_buf *buf, const void *bytes, size_t len)
     buf->data[buf->len] = '\0';
 }
 
-void tw_buf_putc(struct tw_buf *buf, char c)
-{
-    tw_buf_append(buf, &c, 1);
-}
-
 void tw_buf_puts(struct tw_buf *buf, const char *text)
 {
     tw_buf_append(buf, text, strlen(text));

@@ -28,7 +28,21 @@ void tw_buf_free(struct tw_buf *buf);
 void tw_buf_reset(struct tw_buf *buf);
 
 void tw_buf_append(struct tw_buf *buf, const void *bytes, size_t len);
-void tw_buf_putc(struct tw_buf *buf, char c);
+
+/*
+ * One byte. JSON output calls this for every quote, comma and colon, so
+ * the case with room to spare is inline; the rest is tw_buf_append's.
+ */
+static inline void tw_buf_putc(struct tw_buf *buf, char c)
+{
+    if (buf->status == 0 && buf->len < buf->max && buf->len + 2 <= buf->cap) {
+        buf->data[buf->len++] = c;
+        buf->data[buf->len] = '\0';
+        return;
+    }
+    tw_buf_append(buf, &c, 1);
+}
+
 void tw_buf_puts(struct tw_buf *buf, const char *text);
 void tw_buf_printf(struct tw_buf *buf, const char *fmt, ...) TW_PRINTF(2, 3);
 

@@ -322,6 +322,15 @@ bad:
                       text);
 }
 
+/* Writes value as exactly width decimal digits, zero-padded. */
+static void put_digits(char *out, unsigned value, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
 void tw_format_time(int64_t ms, char *buf, size_t size)
 {
     int64_t days = ms / MS_PER_DAY;
@@ -335,9 +344,30 @@ void tw_format_time(int64_t ms, char *buf, size_t size)
         days--;
     }
     date_from_days(days, &y, &m, &d);
-    snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y,
-             m, d, (unsigned)(rest / 3600000), (unsigned)(rest / 60000 % 60),
-             (unsigned)(rest / 1000 % 60), (unsigned)(rest % 1000));
+    if (y < 0 || y > 9999 || size < sizeof("0000-00-00T00:00:00.000Z")) {
+        snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ",
+                 (long long)y, m, d, (unsigned)(rest / 3600000),
+                 (unsigned)(rest / 60000 % 60), (unsigned)(rest / 1000 % 60),
+                 (unsigned)(rest % 1000));
+        return;
+    }
+    /* The collector writes four times per event; snprintf was a fifth of
+     * its CPU time, so the common case is laid out by hand. */
+    put_digits(buf, (unsigned)y, 4);
+    buf[4] = '-';
+    put_digits(buf + 5, m, 2);
+    buf[7] = '-';
+    put_digits(buf + 8, d, 2);
+    buf[10] = 'T';
+    put_digits(buf + 11, (unsigned)(rest / 3600000), 2);
+    buf[13] = ':';
+    put_digits(buf + 14, (unsigned)(rest / 60000 % 60), 2);
+    buf[16] = ':';
+    put_digits(buf + 17, (unsigned)(rest / 1000 % 60), 2);
+    buf[19] = '.';
+    put_digits(buf + 20, (unsigned)(rest % 1000), 3);
+    buf[23] = 'Z';
+    buf[24] = '\0';
 }
 
 void tw_format_size(uint64_t bytes, char *buf, size_t size)

@@ -200,6 +200,31 @@ Test(units, a_formatted_time_parses_back_to_the_same_millisecond)
     }
 }
 
+Test(units, times_print_every_field_zero_padded_and_far_years_in_full)
+{
+    static const struct {
+        int64_t ms;
+        const char *text;
+    } cases[] = {
+        {0, "1970-01-01T00:00:00.000Z"},
+        {-1, "1969-12-31T23:59:59.999Z"},
+        {INT64_C(1772856306007), "2026-03-07T04:05:06.007Z"},
+        {INT64_C(253402300799999), "9999-12-31T23:59:59.999Z"},
+        {INT64_C(253402300800000), "10000-01-01T00:00:00.000Z"},
+        {INT64_C(-62167219200000), "0000-01-01T00:00:00.000Z"},
+        {INT64_C(-62167219200001), "-001-12-31T23:59:59.999Z"},
+    };
+    char text[TW_TIME_TEXT_MAX];
+    char small[11];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tw_format_time(cases[i].ms, text, sizeof(text));
+        cr_assert_str_eq(text, cases[i].text);
+    }
+    tw_format_time(INT64_C(1772856306007), small, sizeof(small));
+    cr_assert_str_eq(small, "2026-03-07", "a short buffer gets a cut text");
+}
+
 Test(units, sizes_print_for_people)
 {
     char text[TW_SIZE_TEXT_MAX];
