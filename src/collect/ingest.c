@@ -350,6 +350,8 @@ static void add_accepted(struct collector *c, struct collect_batch *b,
     uint64_t max = c->config->server.limits.max_message_bytes;
     struct collect_record *r = record_add(b);
     size_t start = b->out.len;
+    bool annotate = v->outcome != PLAN_VALID &&
+                    b->source->cfg->on_violation == CFG_VIOLATION_ANNOTATE;
 
     if (r == NULL) {
         b->out.status = TW_ENOMEM;
@@ -357,13 +359,13 @@ static void add_accepted(struct collector *c, struct collect_batch *b,
     }
     write_key(b, r, env->source, f->message_id, f->message_id_len);
     r->value_off = b->out.len;
-    msg_write(env, message, f, v->outcome != PLAN_VALID ? v : NULL, &b->out);
+    msg_write(env, message, f, annotate ? v : NULL, &b->out);
     r->value_len = (uint32_t)(b->out.len - r->value_off);
     r->partition =
         (uint32_t)(XXH3_64bits(f->user_id, f->user_id_len) % c->partitions);
     r->fingerprint = fp;
     if (r->value_len <= max) {
-        if (v->outcome != PLAN_VALID) {
+        if (annotate) {
             atomic_fetch_add(&b->source->annotated, 1);
         }
         return;
@@ -412,7 +414,14 @@ static void ingest_message(struct collector *c, struct collect_scratch *s,
         }
     }
     if (!judge(b->source, f.type, message, &v, &reason)) {
-        add_failed(b, env, reason, NULL, &v, message, &f);
+        if (reason == COLLECT_UNPLANNED) {
+            snprintf(why, sizeof(why),
+                     "plan '%s' lists no track event of this name and "
+                     "rejects unplanned events",
+                     env->plan_name);
+        }
+        add_failed(b, env, reason, reason == COLLECT_UNPLANNED ? why : NULL, &v,
+                   message, &f);
         return;
     }
     add_accepted(c, b, env, message, &f, &v, fp, endpoint);

@@ -1,14 +1,17 @@
 /*
  * plan.c - compiling tracking plans and judging events (plan.h).
  *
- * Every schema file of a plan is registered under its file:// URI before
- * any is compiled, so the schemas of one plan may $ref each other by
- * relative path ("common.json#/$defs/price"). Event names are kept
- * sorted, so judging a track event is a binary search and one validate.
+ * Every *.json file in the folders of a plan's schema files is registered
+ * under its file:// URI before any is compiled, so schemas may $ref each
+ * other, and shared definitions files, by relative path
+ * ("common.json#/$defs/price"). Nothing else is ever fetched. Event names are
+ * kept sorted, so judging a track event is a binary search and one validate.
  */
 #include "collect/plan.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +111,35 @@ static void register_file(struct plan_build *pb, const char *path, int line)
     }
 }
 
+/* Registers every *.json file in the folder holding path. */
+static void register_folder(struct plan_build *pb, const char *path, int line)
+{
+    char folder[PATH_MAX];
+    char file[PATH_MAX];
+    struct dirent *entry;
+    DIR *dir;
+
+    if (path == NULL) {
+        return;
+    }
+    snprintf(folder, sizeof(folder), "%s", path);
+    dirname(folder);
+    dir = opendir(folder);
+    if (dir == NULL) {
+        register_file(pb, path, line); /* reports why it cannot be read */
+        return;
+    }
+    while ((entry = readdir(dir)) != NULL) {
+        size_t len = strlen(entry->d_name);
+
+        if (len > 5 && strcmp(entry->d_name + len - 5, ".json") == 0) {
+            snprintf(file, sizeof(file), "%s/%s", folder, entry->d_name);
+            register_file(pb, file, line);
+        }
+    }
+    closedir(dir);
+}
+
 static struct tw_schema *compile_file(struct plan_build *pb, const char *path,
                                       int line, const char *what)
 {
@@ -125,14 +157,24 @@ static struct tw_schema *compile_file(struct plan_build *pb, const char *path,
     tw_schema_options_init(&opts);
     opts.base_uri = uri;
     opts.format_assert = true;
-    if (tw_schema_compile(pb->registry, text, len, &opts, &schema, &err) != 0) {
+    if (tw_schema_compile(pb->registry, text, len, &opts, &schema, &err) == 0) {
+        free(text);
+        return schema;
+    }
+    free(text);
+    if (err.missing_uri[0] != '\0') {
+        cfg_errors_add(pb->errors, pb->config->file, line,
+                       "plan '%s', %s: schema %s refers, at %s, to %s, "
+                       "which is not a .json file beside the plan's "
+                       "schemas (references are never fetched)",
+                       pb->cfg->name, what, path, err.location,
+                       err.missing_uri);
+    } else {
         cfg_errors_add(pb->errors, pb->config->file, line,
                        "plan '%s', %s: schema %s does not compile: %s: %s",
                        pb->cfg->name, what, path, err.location, err.message);
-        schema = NULL;
     }
-    free(text);
-    return schema;
+    return NULL;
 }
 
 static int event_cmp(const void *a, const void *b)
@@ -191,12 +233,12 @@ int plan_compile(const struct tw_config *config, const struct cfg_plan *cfg,
         return rc;
     }
     for (size_t i = 0; i < cfg->event_count; i++) {
-        register_file(&pb, cfg->events[i].schema_path, cfg->events[i].line);
+        register_folder(&pb, cfg->events[i].schema_path, cfg->events[i].line);
     }
-    register_file(&pb, cfg->identify.path, cfg->identify.line);
-    register_file(&pb, cfg->page.path, cfg->page.line);
-    register_file(&pb, cfg->screen.path, cfg->screen.line);
-    register_file(&pb, cfg->group.path, cfg->group.line);
+    register_folder(&pb, cfg->identify.path, cfg->identify.line);
+    register_folder(&pb, cfg->page.path, cfg->page.line);
+    register_folder(&pb, cfg->screen.path, cfg->screen.line);
+    register_folder(&pb, cfg->group.path, cfg->group.line);
     compile_all(&pb, p);
     tw_schema_registry_free(pb.registry);
     if (errors->count > errors_before) {

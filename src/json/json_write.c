@@ -157,6 +157,11 @@ static bool jw_double_short(struct tw_buf *buf, double value)
         }
         if (k > 0) {
             *--start = '.';
+        } else {
+            /* A double stays one: 2.0 is written "2.0", not "2", so a
+             * destination inferring column types sees what was sent. */
+            *--start = '0';
+            *--start = '.';
         }
         start = jw_digits(start, n);
         if (value < 0) {
@@ -187,6 +192,9 @@ void tw_jw_double(struct tw_buf *buf, double value)
         }
     }
     tw_buf_puts(buf, text);
+    if (strpbrk(text, ".e") == NULL) {
+        tw_buf_puts(buf, ".0");
+    }
 }
 
 void tw_jw_key(struct tw_buf *buf, const char *name)

@@ -367,7 +367,7 @@ Test(json, values_are_written_back_as_compact_json)
         " 0.1 , 1e300 , 18446744073709551615 ], \"o\" : { } , \"t\" : true,"
         " \"z\" : null }");
     static const char want[] =
-        "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\",\"n\":[1,-2,1.0,0.1,"
+        "{\"s\":\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\",\"n\":[1,-2,1.0,0.1,"
         "1e+300,18446744073709551615],\"o\":{},\"t\":true,\"z\":null}";
     char buf[256];
     char small[8];
