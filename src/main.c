@@ -23,10 +23,8 @@ static const struct command commands[] = {
     {"serve", "run the collector: HTTP ingestion into the log", cli_serve_main},
     {"check", "check a configuration file and its schemas", cli_check_main},
     {"send", "send NDJSON events to a collector", cli_send_main},
-    {"tail", "follow stored events (or failed ones) as NDJSON",
-     cli_tail_main},
-    {"failed", "list and show events that failed validation",
-     cli_failed_main},
+    {"tail", "follow stored events (or failed ones) as NDJSON", cli_tail_main},
+    {"failed", "list and show events that failed validation", cli_failed_main},
     {"log", "inspect, check and repair the embedded log", cli_log_main},
     {"version", "print the version", version_main},
     {"help", "show this help, or a command's: trackway help log", help_main},
@@ -53,8 +51,9 @@ static void usage(FILE *out)
                  "info, warn, error,\n"
                  "off; default warn) sets how many.\n"
                  "\n"
-                 "Example:\n"
-                 "  trackway log demo ./data && trackway log stat ./data\n");
+                 "Examples:\n"
+                 "  trackway serve -c config/sample.yaml\n"
+                 "  trackway tail -c config/sample.yaml --from-start\n");
 }
 
 static const struct command *command_find(const char *name)
