@@ -67,7 +67,8 @@ bench: build
 	if [[ $$found == 0 ]]; then echo "no bench/*_bench.c yet"; fi
 
 # make bench-log runs scripts/bench-log, and so on for any bench-NAME script.
-bench-%: setup
+bench-%:
+	@scripts/setup bench
 	@if [[ ! -x scripts/bench-$* ]]; then \
 		echo "make: no executable scripts/bench-$* for 'make bench-$*'" >&2; \
 		exit 1; \
