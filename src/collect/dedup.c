@@ -175,11 +175,41 @@ bool dedup_seen(struct dedup *set, uint64_t fp, int64_t now_ms)
     return seen;
 }
 
+/* How many lookups ahead the slots are fetched. */
+#define DEDUP_PREFETCH_AHEAD 8
+
+static void prefetch_slots(const struct dedup *set, uint64_t fp)
+{
+    __builtin_prefetch(&set->tables[0].slots[fp & set->tables[0].mask]);
+    __builtin_prefetch(&set->tables[1].slots[fp & set->tables[1].mask]);
+}
+
+void dedup_seen_many(struct dedup *set, const uint64_t *fps, size_t count,
+                     int64_t now_ms, bool *seen)
+{
+    pthread_mutex_lock(&set->lock);
+    maybe_rotate(set, now_ms);
+    for (size_t i = 0; i < count && i < DEDUP_PREFETCH_AHEAD; i++) {
+        prefetch_slots(set, fps[i]);
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (i + DEDUP_PREFETCH_AHEAD < count) {
+            prefetch_slots(set, fps[i + DEDUP_PREFETCH_AHEAD]);
+        }
+        seen[i] = fps[i] != 0 && (table_has(&set->tables[0], fps[i]) ||
+                                  table_has(&set->tables[1], fps[i]));
+    }
+    pthread_mutex_unlock(&set->lock);
+}
+
 void dedup_add(struct dedup *set, const uint64_t *fps, size_t count,
                int64_t now_ms)
 {
     pthread_mutex_lock(&set->lock);
     for (size_t i = 0; i < count; i++) {
+        if (i + DEDUP_PREFETCH_AHEAD < count) {
+            prefetch_slots(set, fps[i + DEDUP_PREFETCH_AHEAD]);
+        }
         maybe_rotate(set, now_ms);
         table_put(&set->tables[set->current], fps[i]);
     }

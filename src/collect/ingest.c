@@ -22,6 +22,9 @@ struct collect_scratch {
     struct tw_buf key_text; /* Basic credentials, decoded */
     uint64_t *seen;         /* fingerprints of this request */
     size_t seen_slots;
+    uint64_t *fps; /* per message: its fingerprint, or 0 */
+    bool *known;   /* per message: the dedup set holds it */
+    size_t lookup_capacity;
 };
 
 static pthread_key_t scratch_key;
@@ -35,6 +38,8 @@ static void scratch_free_cb(void *ptr)
     tw_buf_free(&s->decoded);
     tw_buf_free(&s->key_text);
     free(s->seen);
+    free(s->fps);
+    free(s->known);
     free(s);
 }
 
@@ -314,7 +319,66 @@ static bool seen_reset(struct collect_scratch *s, size_t events)
         s->seen_slots = slots;
     }
     memset(s->seen, 0, s->seen_slots * sizeof(*s->seen));
+    if (events > s->lookup_capacity) {
+        uint64_t *fps = realloc(s->fps, events * sizeof(*fps));
+        bool *known =
+            fps != NULL ? realloc(s->known, events * sizeof(*known)) : NULL;
+        if (fps != NULL) {
+            s->fps = fps;
+        }
+        if (known == NULL) {
+            return false;
+        }
+        s->known = known;
+        s->lookup_capacity = events;
+    }
     return true;
+}
+
+/* The fingerprint msg_check's messageId will have, or 0 when it will
+ * have none of the client's (absent, or not a usable string). */
+static uint64_t message_fingerprint(const struct msg_envelope *env,
+                                    struct tw_json message)
+{
+    struct tw_json v;
+    const char *id;
+    size_t len;
+
+    if (tw_json_type(message) != TW_JSON_OBJECT ||
+        !tw_json_get(message, "messageId", &v) ||
+        tw_json_type(v) != TW_JSON_STRING) {
+        return 0;
+    }
+    id = tw_json_string(v, &len);
+    if (len == 0 || len > MSG_ID_MAX || memchr(id, '\0', len) != NULL) {
+        return 0;
+    }
+    return dedup_fingerprint(env->source, strlen(env->source), id, len);
+}
+
+/* Looks every message of the request up in the dedup set at once. */
+static void lookup_known(struct collector *c, struct collect_scratch *s,
+                         const struct msg_envelope *env, struct tw_json list,
+                         enum collect_endpoint endpoint, size_t count)
+{
+    struct tw_json_iter it;
+    struct tw_json message;
+    size_t n = 0;
+
+    if (c->dedup == NULL) {
+        memset(s->fps, 0, count * sizeof(*s->fps));
+        memset(s->known, 0, count * sizeof(*s->known));
+        return;
+    }
+    if (endpoint != COLLECT_BATCH) {
+        s->fps[n++] = message_fingerprint(env, list);
+    } else {
+        tw_json_iter_init(&it, list);
+        while (n < count && tw_json_array_next(&it, &message)) {
+            s->fps[n++] = message_fingerprint(env, message);
+        }
+    }
+    dedup_seen_many(c->dedup, s->fps, n, env->received_ms, s->known);
 }
 
 /* Judges a checked message; returns whether it is kept as accepted. */
@@ -390,7 +454,7 @@ static void add_accepted(struct collector *c, struct collect_batch *b,
 static void ingest_message(struct collector *c, struct collect_scratch *s,
                            struct collect_batch *b,
                            const struct msg_envelope *env,
-                           struct tw_json message,
+                           struct tw_json message, size_t index,
                            enum collect_endpoint endpoint)
 {
     struct msg_fields f;
@@ -404,10 +468,8 @@ static void ingest_message(struct collector *c, struct collect_scratch *s,
         return;
     }
     if (c->dedup != NULL && !f.message_id_assigned) {
-        fp = dedup_fingerprint(env->source, strlen(env->source), f.message_id,
-                               f.message_id_len);
-        if (seen_in_request(s, fp) ||
-            dedup_seen(c->dedup, fp, env->received_ms)) {
+        fp = s->fps[index];
+        if (seen_in_request(s, fp) || s->known[index]) {
             b->duplicates++;
             atomic_fetch_add(&b->source->duplicates, 1);
             return;
@@ -498,12 +560,14 @@ void collect_ingest(struct collector *c, struct http_request *request,
     envelope_init(c, b->source, request, root, endpoint, type, ip, sizeof(ip),
                   &env);
     b->received_ms = env.received_ms;
+    lookup_known(c, s, &env, list, endpoint, b->events);
     if (endpoint != COLLECT_BATCH) {
-        ingest_message(c, s, b, &env, list, endpoint);
+        ingest_message(c, s, b, &env, list, 0, endpoint);
     } else {
+        size_t i = 0;
         tw_json_iter_init(&it, list);
         while (tw_json_array_next(&it, &message) && b->status == 0) {
-            ingest_message(c, s, b, &env, message, endpoint);
+            ingest_message(c, s, b, &env, message, i++, endpoint);
         }
     }
     if (b->status == 0 && b->out.status == TW_EFULL) {

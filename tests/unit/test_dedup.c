@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "collect/dedup.h"
@@ -72,4 +73,31 @@ Test(dedup, impossible_sizes_are_refused)
 
     cr_assert_eq(dedup_new(0, 1000, &set), TW_EINVAL);
     cr_assert_eq(dedup_new(10, 0, &set), TW_EINVAL);
+}
+
+Test(dedup, a_batch_lookup_answers_each_id_as_a_single_one_would)
+{
+    struct dedup *set;
+    uint64_t fps[100];
+    bool seen[100];
+
+    cr_assert_eq(dedup_new(1000, 1000000, &set), 0);
+    for (int i = 0; i < 100; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "m%d", i);
+        fps[i] = fp_of("web", id);
+    }
+    /* Every third id is known; one fingerprint is 0: never looked up. */
+    for (int i = 0; i < 100; i += 3) {
+        dedup_add(set, &fps[i], 1, 10);
+    }
+    fps[51] = 0;
+    dedup_seen_many(set, fps, 100, 11, seen);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(seen[i], i != 51 && i % 3 == 0, "id %d", i);
+        if (i != 51) {
+            cr_assert_eq(seen[i], dedup_seen(set, fps[i], 11), "id %d", i);
+        }
+    }
+    dedup_free(set);
 }
