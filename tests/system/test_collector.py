@@ -346,3 +346,24 @@ def test_one_users_events_keep_their_order_in_one_partition(serve):
     records = c.dump()
     assert len({r["partition"] for r in records}) == 1
     assert [r["event"]["properties"]["n"] for r in records] == list(range(30))
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(serve, tmp_path):
+    config = config_with(tmp_path, server={
+        "listen": "127.0.0.1:0", "trusted_proxies": ["127.0.0.1"],
+        "anonymize_ip": True})
+    c = serve(config)
+    # The client wrote the first entry itself; the proxy appended the rest.
+    c.batch([track(user="p")], headers={
+        "X-Forwarded-For": "10.9.9.9, 203.0.113.77, 127.0.0.1"})
+    c.batch([track(user="v6")], headers={
+        "X-Forwarded-For": "2001:db8:1:2:3:4:5:6"})
+    ips = sorted(e["context"]["ip"] for e in c.events())
+    assert ips == ["2001:db8:1::", "203.0.113.0"]
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(serve):
+    c = serve()
+    c.batch([track()], headers={"X-Forwarded-For": "203.0.113.77"})
+    (event,) = c.events()
+    assert event["context"]["ip"] == "127.0.0.1"
