@@ -28,22 +28,10 @@ void collect_write_failed(struct tw_buf *out, const struct msg_envelope *env,
         tw_jw_cstring(out, why);
     }
     if (env->plan_name != NULL && verdict != NULL) {
-        tw_buf_putc(out, ',');
-        tw_jw_key(out, "plan");
-        tw_jw_cstring(out, env->plan_name);
-        tw_buf_putc(out, ',');
-        tw_jw_key(out, "planVersion");
-        tw_jw_cstring(out, env->plan_version);
+        msg_write_plan(env, out);
     }
     if (verdict != NULL && verdict->kept > 0) {
-        tw_buf_putc(out, ',');
-        tw_jw_key(out, "violations");
         msg_write_violations(verdict, out);
-        if (verdict->violation_count > verdict->kept) {
-            tw_buf_putc(out, ',');
-            tw_jw_key(out, "violationCount");
-            tw_jw_int(out, (int64_t)verdict->violation_count);
-        }
     }
     tw_buf_putc(out, ',');
     tw_jw_key(out, "event");

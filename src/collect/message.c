@@ -250,8 +250,20 @@ static void write_time(struct tw_buf *out, const char *name, int64_t ms)
     tw_jw_cstring(out, text);
 }
 
+void msg_write_plan(const struct msg_envelope *env, struct tw_buf *out)
+{
+    tw_buf_putc(out, ',');
+    tw_jw_key(out, "plan");
+    tw_jw_cstring(out, env->plan_name);
+    tw_buf_putc(out, ',');
+    tw_jw_key(out, "planVersion");
+    tw_jw_cstring(out, env->plan_version);
+}
+
 void msg_write_violations(const struct plan_verdict *v, struct tw_buf *out)
 {
+    tw_buf_putc(out, ',');
+    tw_jw_key(out, "violations");
     tw_buf_putc(out, '[');
     for (size_t i = 0; i < v->kept; i++) {
         const struct plan_violation *pv = &v->violations[i];
@@ -268,6 +280,11 @@ void msg_write_violations(const struct plan_verdict *v, struct tw_buf *out)
         tw_buf_putc(out, '}');
     }
     tw_buf_putc(out, ']');
+    if (v->violation_count > v->kept) {
+        tw_buf_putc(out, ',');
+        tw_jw_key(out, "violationCount");
+        tw_jw_int(out, (int64_t)v->violation_count);
+    }
 }
 
 static void write_trackway(const struct msg_envelope *env,
@@ -279,76 +296,76 @@ static void write_trackway(const struct msg_envelope *env,
     tw_jw_key(out, "source");
     tw_jw_cstring(out, env->source);
     if (env->plan_name != NULL) {
-        tw_buf_putc(out, ',');
-        tw_jw_key(out, "plan");
-        tw_jw_cstring(out, env->plan_name);
-        tw_buf_putc(out, ',');
-        tw_jw_key(out, "planVersion");
-        tw_jw_cstring(out, env->plan_version);
+        msg_write_plan(env, out);
     }
     if (annotate != NULL && annotate->outcome != PLAN_VALID) {
-        tw_buf_putc(out, ',');
-        tw_jw_key(out, "violations");
         msg_write_violations(annotate, out);
-        if (annotate->violation_count > annotate->kept) {
-            tw_buf_putc(out, ',');
-            tw_jw_key(out, "violationCount");
-            tw_jw_int(out, (int64_t)annotate->violation_count);
-        }
     }
     tw_buf_putc(out, '}');
 }
 
+/* Names to leave out when merging objects. */
+struct msg_skip {
+    const char *const *names;
+    size_t count;
+    const struct tw_json *shadow; /* members named here too are left out */
+};
+
+static bool skipped(const struct msg_skip *skip, const char *key,
+                    size_t key_len)
+{
+    struct tw_json ignored;
+
+    for (size_t i = 0; i < skip->count; i++) {
+        if (strcmp(key, skip->names[i]) == 0) {
+            return true;
+        }
+    }
+    return skip->shadow != NULL &&
+           tw_json_object_get(*skip->shadow, key, key_len, &ignored);
+}
+
+/* Writes obj's members but the skipped ones, after *any others. */
+static void write_members(struct tw_json obj, const struct msg_skip *skip,
+                          bool *any, struct tw_buf *out)
+{
+    struct tw_json_iter it;
+    struct tw_json v;
+    const char *key;
+    size_t key_len;
+
+    tw_json_iter_init(&it, obj);
+    while (tw_json_object_next(&it, &key, &key_len, &v)) {
+        if (skipped(skip, key, key_len)) {
+            continue;
+        }
+        tw_buf_puts(out, *any ? "," : "");
+        tw_jw_string(out, key, key_len);
+        tw_buf_putc(out, ':');
+        tw_jw_value(out, v);
+        *any = true;
+    }
+}
+
 /*
- * Writes the members of under that over lacks, then those of over but
- * skip (either may be absent). Returns whether anything was written.
+ * Writes the members of under that over lacks, then those of over, but
+ * the names in skip (either object may be absent). Returns whether
+ * anything was written.
  */
 static bool write_merged_members(struct tw_json under, bool has_under,
                                  struct tw_json over, bool has_over,
                                  const char *const *skip, size_t skip_count,
                                  struct tw_buf *out)
 {
-    struct tw_json_iter it;
-    struct tw_json v;
-    struct tw_json ignored;
-    const char *key;
-    size_t key_len;
+    struct msg_skip under_skip = {skip, skip_count, has_over ? &over : NULL};
+    struct msg_skip over_skip = {skip, skip_count, NULL};
     bool any = false;
 
     if (has_under) {
-        tw_json_iter_init(&it, under);
-        while (tw_json_object_next(&it, &key, &key_len, &v)) {
-            bool skipped =
-                has_over && tw_json_object_get(over, key, key_len, &ignored);
-            for (size_t i = 0; i < skip_count && !skipped; i++) {
-                skipped = strcmp(key, skip[i]) == 0;
-            }
-            if (skipped) {
-                continue;
-            }
-            tw_buf_puts(out, any ? "," : "");
-            tw_jw_string(out, key, key_len);
-            tw_buf_putc(out, ':');
-            tw_jw_value(out, v);
-            any = true;
-        }
+        write_members(under, &under_skip, &any, out);
     }
     if (has_over) {
-        tw_json_iter_init(&it, over);
-        while (tw_json_object_next(&it, &key, &key_len, &v)) {
-            bool skipped = false;
-            for (size_t i = 0; i < skip_count && !skipped; i++) {
-                skipped = strcmp(key, skip[i]) == 0;
-            }
-            if (skipped) {
-                continue;
-            }
-            tw_buf_puts(out, any ? "," : "");
-            tw_jw_string(out, key, key_len);
-            tw_buf_putc(out, ':');
-            tw_jw_value(out, v);
-            any = true;
-        }
+        write_members(over, &over_skip, &any, out);
     }
     return any;
 }

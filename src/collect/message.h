@@ -86,8 +86,10 @@ void msg_write(const struct msg_envelope *env, struct tw_json message,
                const struct msg_fields *f, const struct plan_verdict *annotate,
                struct tw_buf *out);
 
-/* A verdict's kept violations as a JSON array of {pointer, keyword,
- * message} objects. */
+/* ,"plan":...,"planVersion":... for the envelope's plan. */
+void msg_write_plan(const struct msg_envelope *env, struct tw_buf *out);
+/* ,"violations":[{pointer, keyword, message}...] and, when more were
+ * found than kept, ,"violationCount":N. */
 void msg_write_violations(const struct plan_verdict *verdict,
                           struct tw_buf *out);
 

@@ -22,15 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "common/error.h"
 #include "log/batch.h"
-
-#define FUZZ_CHECK(cond)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            __builtin_trap();                                                  \
-        }                                                                      \
-    } while (0)
 
 /*
  * Batches with more records or body bytes than this are not re-encoded
@@ -40,7 +34,6 @@
 #define FUZZ_REENCODE_MAX_RECORDS 1024u
 #define FUZZ_REENCODE_MAX_BYTES (1u << 20)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What one decoding pass keeps: scratch space and the records it found. */
 struct fuzz_decode {

@@ -19,19 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "common/error.h"
 #include "json/json.h"
 
-#define FUZZ_CHECK(cond)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            __builtin_trap();                                                  \
-        }                                                                      \
-    } while (0)
-
 #define FUZZ_MAX_BYTES (1u << 20)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A growable output buffer with a ceiling; full means "stop writing". */
 struct fuzz_out {

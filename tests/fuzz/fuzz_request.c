@@ -15,18 +15,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "collect/decode.h"
 #include "collect/internal.h"
 #include "json/json.h"
 
 #define FUZZ_MAX_BODY (1u << 20)
-
-#define FUZZ_CHECK(cond)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            __builtin_trap();                                                  \
-        }                                                                      \
-    } while (0)
 
 static struct tw_json_parser *parser;
 static struct tw_json_parser *reparser;

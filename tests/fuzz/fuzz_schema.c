@@ -22,21 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "common/error.h"
 #include "json/json.h"
 #include "obs/logging.h"
 #include "schema/schema.h"
 
-#define FUZZ_CHECK(cond)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            __builtin_trap();                                                  \
-        }                                                                      \
-    } while (0)
-
 #define FUZZ_REMOTE "https://fuzz.example/remote.json"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void fuzz_check_result(const struct tw_schema_result *r)
 {

@@ -34,18 +34,12 @@
 
 #include <xxhash.h>
 
+#include "fuzz.h"
 #include "common/error.h"
 #include "log/batch.h"
 #include "log/index.h"
 #include "log/io.h"
 #include "log/segment.h"
-
-#define FUZZ_CHECK(cond)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            __builtin_trap();                                                  \
-        }                                                                      \
-    } while (0)
 
 #define FUZZ_PREFIX_SIZE 9u
 #define FUZZ_MODE_HEADER 0x01u
@@ -54,7 +48,6 @@
 /* Index entries whose searches are checked, per index. */
 #define FUZZ_QUERY_ENTRIES 32u
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A batch the scan reported. */
 struct fuzz_batch {
