@@ -965,6 +965,13 @@ int schema_compile_node(struct schema_compiler *c, struct schema_node *node,
         }
         return 0;
     }
+    /* A $ref by JSON Pointer may land on any value, not only a schema. */
+    if (tw_json_type(place->value) != TW_JSON_OBJECT) {
+        return schema_fail(c, node->location, TW_EINVAL,
+                           "is referred to as a schema but is %s, not an "
+                           "object or a boolean",
+                           tw_json_type_name(tw_json_type(place->value)));
+    }
     /* A member yields at most one keyword, draft-07's dependencies two. */
     l.capacity = (uint32_t)tw_json_count(place->value) + 2;
     l.kws = schema_arena_array(&c->schema->arena, l.capacity, sizeof(*l.kws));

@@ -538,3 +538,15 @@ Test(schema, two_threads_validate_against_one_schema_at_once)
     }
     tw_schema_free(s);
 }
+
+Test(schema, a_ref_landing_on_a_value_that_is_no_schema_is_a_compile_error)
+{
+    struct tw_schema_error err;
+
+    cr_assert_eq(
+        compile_fails("{\"$defs\":\"object\",\"$ref\":\"#/$defs\"}", &err),
+        TW_EINVAL);
+    cr_assert(strstr(err.location, "#/$defs"), "%s", err.location);
+    cr_assert(strstr(err.message, "is string, not an object or a boolean"),
+              "%s", err.message);
+}
