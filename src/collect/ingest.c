@@ -350,7 +350,7 @@ static uint64_t message_fingerprint(const struct msg_envelope *env,
         return 0;
     }
     id = tw_json_string(v, &len);
-    if (len == 0 || len > MSG_ID_MAX || memchr(id, '\0', len) != NULL) {
+    if (!msg_id_valid(id, len)) {
         return 0;
     }
     return dedup_fingerprint(env->source, strlen(env->source), id, len);

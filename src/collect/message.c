@@ -167,10 +167,11 @@ static int check_message_id(struct tw_json message, struct msg_fields *f,
         return TW_EINVAL;
     }
     text = tw_json_string(v, &len);
-    if (len == 0 || len > MSG_ID_MAX || memchr(text, '\0', len) != NULL) {
+    if (!msg_id_valid(text, len)) {
         snprintf(why, why_size,
-                 "\"messageId\" must be 1 to %d bytes without NUL, got %zu",
-                 MSG_ID_MAX, len);
+                 "\"messageId\" must be 1 to %d characters without NUL, got "
+                 "%zu bytes",
+                 MSG_ID_MAX_CHARS, len);
         return TW_EINVAL;
     }
     memcpy(f->message_id, text, len);
@@ -476,6 +477,20 @@ void msg_write(const struct msg_envelope *env, struct tw_json message,
     write_context(env, message, annotate, out);
     write_integrations(env, message, out);
     tw_buf_putc(out, '}');
+}
+
+bool msg_id_valid(const char *text, size_t len)
+{
+    size_t chars = 0;
+
+    if (len == 0 || len > MSG_ID_MAX || memchr(text, '\0', len) != NULL) {
+        return false;
+    }
+    /* Count the bytes that start a character: all but 10xxxxxx. */
+    for (size_t i = 0; i < len; i++) {
+        chars += ((unsigned char)text[i] & 0xc0) != 0x80;
+    }
+    return chars <= MSG_ID_MAX_CHARS;
 }
 
 /* Random bits for ids: a per-thread splitmix64, seeded by the kernel. */

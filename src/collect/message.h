@@ -34,8 +34,10 @@
 #include "common/buf.h"
 #include "json/json.h"
 
-/* Longest messageId accepted, in bytes (Segment's limit is 100). */
-#define MSG_ID_MAX 99
+/* Longest messageId accepted: under 100 characters, as Segment says, and
+ * so at most 4 bytes each in UTF-8. */
+#define MSG_ID_MAX_CHARS 99
+#define MSG_ID_MAX (MSG_ID_MAX_CHARS * 4)
 /* Longest text form of a time written here, with the NUL. */
 #define MSG_TIME_MAX 32
 
@@ -96,6 +98,10 @@ void msg_write_violations(const struct plan_verdict *verdict,
 /* The corrected event time msg_write stores as timestamp. */
 int64_t msg_event_time(const struct msg_envelope *env,
                        const struct msg_fields *f);
+
+/* Whether len bytes of text make a usable messageId: 1 to 99 characters
+ * (UTF-8 code points), no NUL. The text is known to be valid UTF-8. */
+bool msg_id_valid(const char *text, size_t len);
 
 /* Writes a random version 4 UUID (36 characters and a NUL). */
 void msg_new_id(char out[37]);

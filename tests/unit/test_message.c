@@ -96,6 +96,26 @@ Test(message, what_the_api_requires_is_refused_with_a_sentence)
     }
 }
 
+Test(message, a_message_id_of_99_characters_in_any_script_is_accepted)
+{
+    char text[600];
+    char why[256];
+    char id[400] = "";
+
+    /* 99 three-byte characters: 297 bytes, under 100 characters. */
+    for (int i = 0; i < 99; i++) {
+        strcat(id, "\xe2\x82\xac");
+    }
+    snprintf(text, sizeof(text),
+             "{\"type\":\"page\",\"userId\":\"u\",\"messageId\":\"%s\"}", id);
+    cr_assert_eq(check(text, why), 0, "%s", why);
+    strcat(id, "\xe2\x82\xac");
+    snprintf(text, sizeof(text),
+             "{\"type\":\"page\",\"userId\":\"u\",\"messageId\":\"%s\"}", id);
+    cr_assert_eq(check(text, why), TW_EINVAL);
+    cr_assert(strstr(why, "1 to 99 characters"), "%s", why);
+}
+
 Test(message, a_message_id_of_100_bytes_is_too_long_and_99_is_not)
 {
     char text[400];
