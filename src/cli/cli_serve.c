@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/storage.h"
 #include "collect/collector.h"
+#include "common/clock.h"
 #include "obs/logging.h"
 
 static const char serve_help[] =
@@ -128,6 +129,7 @@ int cli_serve_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct serve_state s = {0};
+    int64_t started_ms = tw_now_ms();
     const char *config_path = NULL;
     sigset_t set;
     int sig = 0;
@@ -176,7 +178,8 @@ int cli_serve_main(int argc, char **argv)
     }
     serve_stop(&s);
     if (status == CLI_EXIT_OK) {
-        OBS_LOG(OBS_INFO, "serve", "stopped", "%s", "");
+        OBS_LOG(OBS_INFO, "serve", "stopped", "uptime_s=%lld",
+                (long long)((tw_now_ms() - started_ms) / 1000));
     }
     return status;
 }

@@ -30,6 +30,13 @@
 
 #define FUZZ_REMOTE "https://fuzz.example/remote.json"
 
+static bool fuzz_ends_with(const char *text, const char *tail)
+{
+    size_t n = strlen(text);
+    size_t m = strlen(tail);
+
+    return n >= m && strcmp(text + n - m, tail) == 0;
+}
 
 static void fuzz_check_result(const struct tw_schema_result *r)
 {
@@ -44,7 +51,9 @@ static void fuzz_check_result(const struct tw_schema_result *r)
         FUZZ_CHECK(memchr(v->instance_path, '\0', TW_SCHEMA_PATH_MAX) != NULL);
         FUZZ_CHECK(memchr(v->message, '\0', TW_SCHEMA_MESSAGE_MAX) != NULL);
         FUZZ_CHECK(v->instance_path[0] == '\0' || v->instance_path[0] == '/');
-        FUZZ_CHECK(strchr(v->schema_path, '#') != NULL);
+        /* A location too long for its room is cut and ends in "...". */
+        FUZZ_CHECK(strchr(v->schema_path, '#') != NULL ||
+                   fuzz_ends_with(v->schema_path, "..."));
         FUZZ_CHECK(v->keyword[0] != '\0' && v->message[0] != '\0');
     }
 }
