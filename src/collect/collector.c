@@ -412,7 +412,16 @@ static void not_found(struct collector *c, struct http_request *request,
                       unsigned status, const char *path)
 {
     char why[200];
+    char shown[101];
+    size_t i;
 
+    /* The path comes percent-decoded and may be any bytes: show ASCII. */
+    for (i = 0; path[i] != '\0' && i < sizeof(shown) - 1; i++) {
+        unsigned char ch = (unsigned char)path[i];
+        shown[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    shown[i] = '\0';
+    path = shown;
     snprintf(why, sizeof(why),
              status == 404 ? "no endpoint at %.100s: use /v1/batch, "
                              "/v1/track, /v1/pixel/track, ..."

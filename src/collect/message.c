@@ -12,6 +12,21 @@
 static const char *const msg_types[] = {"track",  "identify", "page",
                                         "screen", "group",    "alias"};
 
+/*
+ * The longest prefix of text of at most max bytes that ends on a
+ * character boundary: quoting a client's text in a reason must not cut a
+ * character in two, or the stored record would not be valid UTF-8.
+ */
+static size_t utf8_prefix(const char *text, size_t len, size_t max)
+{
+    size_t n = len < max ? len : max;
+
+    while (n > 0 && n < len && ((unsigned char)text[n] & 0xc0) == 0x80) {
+        n--;
+    }
+    return n;
+}
+
 static bool known_type(const char *text, size_t len)
 {
     for (size_t i = 0; i < sizeof(msg_types) / sizeof(msg_types[0]); i++) {
@@ -106,7 +121,7 @@ static int check_type(const struct msg_envelope *env, struct tw_json message,
         snprintf(why, why_size,
                  "\"type\" must be one of track, identify, page, screen, "
                  "group, alias; got \"%.*s\"",
-                 (int)(len > 32 ? 32 : len), text);
+                 (int)utf8_prefix(text, len, 32), text);
         return TW_EINVAL;
     }
     memcpy(f->type, text, len);

@@ -30,7 +30,7 @@ static void write_back(const struct msg_envelope *env, struct tw_json msg)
     struct msg_fields f;
     struct tw_buf out;
     struct tw_json again;
-    char why[256];
+    char why[256] = "";
 
     tw_buf_init(&out, 8u << 20);
     if (msg_check(env, msg, &f, why, sizeof(why)) == 0) {

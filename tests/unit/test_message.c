@@ -329,3 +329,27 @@ Test(message, doubles_are_written_in_their_shortest_exact_form)
     cr_assert_str_eq(out.data, "0.1");
     tw_buf_free(&out);
 }
+
+Test(message, a_quoted_bad_type_is_cut_on_a_character_boundary)
+{
+    char text[300];
+    char why[256];
+    char type[200] = "";
+    struct tw_json_parser *check_parser;
+    struct tw_json v;
+
+    /* 31 ASCII bytes, then two-byte characters: byte 32 is mid-character. */
+    memset(type, 'a', 31);
+    for (int i = 0; i < 10; i++) {
+        strcat(type, "\xc3\xa9");
+    }
+    snprintf(text, sizeof(text), "{\"type\":\"%s\",\"userId\":\"u\"}", type);
+    cr_assert_eq(check(text, why), TW_EINVAL);
+    /* The reason is valid UTF-8: it parses as a JSON string. */
+    snprintf(text, sizeof(text), "\"%s\"", strstr(why, "got \"") + 5);
+    text[strlen(text) - 1] = '\0';
+    cr_assert_eq(tw_json_parser_new(1024, 0, &check_parser), 0);
+    cr_assert_eq(tw_json_parse(check_parser, text, strlen(text), &v), 0,
+                 "%s: %s", text, tw_err_message());
+    tw_json_parser_free(check_parser);
+}

@@ -1,0 +1,668 @@
+/*
+ * deliver.c - one destination's delivery loop (deliver.h).
+ *
+ * One thread per destination does everything but the sending: it reads,
+ * routes and batches per partition, hands batches to the sink, and turns
+ * each outcome the sink reports (on the sink's thread, through a flag and
+ * a condition variable) into a cursor commit, a retry or a dead letter.
+ * The mutex guards the partitions' in-flight state and the outcomes; the
+ * thread holds it except while it waits.
+ */
+#include "deliver/deliver.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "json/json_write.h"
+#include "obs/logging.h"
+
+/* How often an idle destination looks for new events. */
+#define DELIVER_POLL_MS 20
+#define DELIVER_EVENT_MAX (16u << 20)
+
+struct deliver_part {
+    uint32_t id;
+    struct log_reader *reader;
+    uint64_t committed; /* the cursor: first offset not yet delivered */
+    bool broken;        /* reading failed; retried after a pause */
+    int64_t broken_until_ms;
+
+    /* The batch being built, or out at the sink. */
+    struct sink_event *events;
+    size_t count;
+    size_t capacity;
+    struct tw_buf data; /* the events' bytes, back to back */
+    uint64_t batch_end; /* offset after the last record read into it */
+    int64_t first_read_ms;
+    bool in_flight;
+    bool prepared; /* events[] point into data: nothing more is added */
+    unsigned attempt;
+    int64_t retry_at_ms; /* 0: no retry waiting */
+    char key[LOG_CURSOR_NAME_MAX + 64];
+
+    /* Set by the sink's completion, taken by the thread. */
+    bool done;
+    struct sink_result result;
+    struct deliver_dest *dest;
+};
+
+struct deliver_dest {
+    struct deliver_options o;
+    char name[LOG_CURSOR_NAME_MAX + 1];
+    char cursor[LOG_CURSOR_NAME_MAX + 1];
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+    bool paused;
+    struct deliver_part *parts;
+    uint32_t part_count;
+    struct tw_json_parser *parser;
+    struct tw_buf shaped;
+    uint32_t failures_in_a_row;
+    int64_t breaker_until_ms; /* 0: closed */
+    bool probing;
+    uint64_t rng;
+    struct deliver_stats st;
+};
+
+void deliver_options_init(struct deliver_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->batch_max_events = 500;
+    o->batch_max_bytes = 1u << 20;
+    o->batch_max_wait_ms = 200;
+    o->max_attempts = 10;
+    o->backoff_min_ms = 100;
+    o->backoff_max_ms = 30000;
+    o->breaker_failures = 5;
+    o->breaker_open_ms = 10000;
+}
+
+void deliver_cursor_name(const char *dest, char *out, size_t size)
+{
+    snprintf(out, size, "dest.%s", dest);
+}
+
+/* ------------------------------------------------------------ reading -- */
+
+static int part_open_reader(struct deliver_dest *d, struct deliver_part *p)
+{
+    struct log_partition_info info;
+    int rc = log_partition_info(d->o.events, p->id, &info);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (p->committed < info.start_offset) {
+        OBS_LOG(OBS_WARN, "deliver",
+                "events were removed by retention before this destination "
+                "read them",
+                "dest=%s partition=%u from=%" PRIu64 " to=%" PRIu64, d->name,
+                p->id, p->committed, info.start_offset - 1);
+        p->committed = info.start_offset;
+    }
+    if (p->committed > info.end_offset) {
+        p->committed = info.end_offset;
+    }
+    return log_reader_open(d->o.events, p->id, p->committed, &p->reader);
+}
+
+static struct sink_event *batch_add(struct deliver_part *p)
+{
+    if (p->count == p->capacity) {
+        size_t cap = p->capacity == 0 ? 64 : p->capacity * 2;
+        struct sink_event *grown = realloc(p->events, cap * sizeof(*grown));
+        if (grown == NULL) {
+            return NULL;
+        }
+        p->events = grown;
+        p->capacity = cap;
+    }
+    memset(&p->events[p->count], 0, sizeof(*p->events));
+    return &p->events[p->count++];
+}
+
+/* Routes one record into the batch; false when memory ran out. */
+static bool take_record(struct deliver_dest *d, struct deliver_part *p,
+                        const struct log_record *rec)
+{
+    const char *key = rec->key;
+    const char *slash = memchr(key, '/', rec->key_len);
+    const char *text = rec->value;
+    size_t len = rec->value_len;
+    struct tw_json event;
+    struct sink_event *e;
+
+    if (d->o.route != NULL) {
+        tw_buf_reset(&d->shaped);
+        if (tw_json_parse(d->parser, rec->value, rec->value_len, &event) != 0 ||
+            d->o.route(d->o.route_ctx, event, &d->shaped) == 0) {
+            d->st.events_skipped++;
+            return true;
+        }
+        if (d->shaped.len > 0) {
+            text = d->shaped.data;
+            len = d->shaped.len;
+        }
+    }
+    e = batch_add(p);
+    if (e == NULL) {
+        return false;
+    }
+    /* Pointers are set when the batch is sent: data may still move. */
+    e->data_len = len;
+    e->partition = p->id;
+    e->offset = rec->offset;
+    e->timestamp_ms = rec->timestamp_ms;
+    e->id_len = slash != NULL ? rec->key_len - (size_t)(slash + 1 - key) : 0;
+    e->message_id = (const char *)(uintptr_t)p->data.len;
+    tw_buf_append(&p->data, text, len);
+    tw_buf_append(&p->data, slash != NULL ? slash + 1 : "", e->id_len);
+    return p->data.status == 0;
+}
+
+/* Reads what is there into p's batch, up to the batch limits. */
+static void fill_batch(struct deliver_dest *d, struct deliver_part *p,
+                       int64_t now)
+{
+    struct log_record rec;
+    int rc = 0;
+
+    if (p->reader == NULL && part_open_reader(d, p) != 0) {
+        goto broken;
+    }
+    while (p->count < d->o.batch_max_events &&
+           p->data.len < d->o.batch_max_bytes &&
+           (rc = log_reader_next(p->reader, &rec)) == 1) {
+        if (p->count == 0) {
+            p->first_read_ms = now;
+        }
+        if (!take_record(d, p, &rec)) {
+            rc = TW_ENOMEM;
+            break;
+        }
+        p->batch_end = rec.offset + 1;
+    }
+    if (rc == TW_ERANGE) {
+        /* Retention removed the reader's place: start again past it. */
+        log_reader_close(p->reader);
+        p->reader = NULL;
+        return;
+    }
+    if (rc >= 0) {
+        return;
+    }
+broken:
+    OBS_LOG(OBS_ERROR, "deliver", "cannot read the events log; retrying in 1s",
+            "dest=%s partition=%u offset=%" PRIu64 " error=\"%s\"", d->name,
+            p->id, p->batch_end, tw_err_message());
+    p->broken = true;
+    p->broken_until_ms = now + 1000;
+}
+
+/* ------------------------------------------------------------ sending -- */
+
+static void sent_cb(void *ctx, const struct sink_result *result)
+{
+    struct deliver_part *p = ctx;
+    struct deliver_dest *d = p->dest;
+
+    pthread_mutex_lock(&d->lock);
+    p->result = *result;
+    p->done = true;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void send_batch(struct deliver_dest *d, struct deliver_part *p)
+{
+    struct sink_batch batch;
+    int rc;
+
+    if (!p->prepared) {
+        /* Offsets were kept in the pointers until the bytes stopped
+         * moving; now they can be pointers. */
+        for (size_t i = 0; i < p->count; i++) {
+            size_t at = (size_t)(uintptr_t)p->events[i].message_id;
+            p->events[i].message_id = p->data.data + at + p->events[i].data_len;
+            p->events[i].data = p->data.data + at;
+        }
+        snprintf(p->key, sizeof(p->key), "%s-%u-%" PRIu64 "-%" PRIu64, d->name,
+                 p->id, p->committed, p->batch_end);
+        p->prepared = true;
+    }
+    p->attempt++;
+    batch = (struct sink_batch){p->events, p->count, p->key, p->attempt};
+    p->in_flight = true;
+    p->retry_at_ms = 0;
+    rc = sink_send(d->o.sink, &batch, sent_cb, p);
+    if (rc != 0) {
+        /* Not taken (too many in flight): the same attempt later. */
+        p->in_flight = false;
+        p->attempt--;
+        p->retry_at_ms = tw_now_ms() + DELIVER_POLL_MS;
+    }
+}
+
+/* ----------------------------------------------------------- outcomes -- */
+
+static void batch_reset(struct deliver_part *p)
+{
+    p->count = 0;
+    p->prepared = false;
+    p->attempt = 0;
+    p->retry_at_ms = 0;
+    tw_buf_reset(&p->data);
+}
+
+static int commit(struct deliver_dest *d, struct deliver_part *p)
+{
+    int rc = log_cursor_commit(d->o.events, d->cursor, p->id, p->batch_end);
+
+    if (rc != 0) {
+        OBS_LOG(OBS_ERROR, "deliver",
+                "cannot commit the cursor; the batch will be delivered again",
+                "dest=%s partition=%u error=\"%s\"", d->name, p->id,
+                tw_err_message());
+        return rc;
+    }
+    p->committed = p->batch_end;
+    return 0;
+}
+
+/* Writes each event of the batch to the dead-letter log, with why. */
+static int dead_letter(struct deliver_dest *d, struct deliver_part *p,
+                       const char *reason)
+{
+    struct log_record *recs = calloc(p->count + 1, sizeof(*recs));
+    struct tw_buf out;
+    size_t *ends = calloc(p->count + 1, sizeof(*ends));
+    int rc;
+
+    tw_buf_init(&out, p->data.len * 2 + p->count * 1024 + 4096);
+    for (size_t i = 0; recs != NULL && ends != NULL && i < p->count; i++) {
+        const struct sink_event *e = &p->events[i];
+
+        tw_buf_puts(&out, "{\"destination\":");
+        tw_jw_cstring(&out, d->name);
+        tw_buf_puts(&out, ",\"reason\":");
+        tw_jw_cstring(&out, reason);
+        tw_buf_printf(&out,
+                      ",\"attempts\":%u,\"status\":%d,\"partition\":%u,"
+                      "\"offset\":%" PRIu64 ",\"error\":",
+                      p->attempt, p->result.status, e->partition, e->offset);
+        tw_jw_cstring(&out, p->result.detail);
+        tw_buf_puts(&out, ",\"event\":");
+        tw_buf_append(&out, e->data, e->data_len);
+        tw_buf_putc(&out, '}');
+        ends[i] = out.len;
+    }
+    rc = recs == NULL || ends == NULL ? TW_ENOMEM : tw_buf_status(&out);
+    for (size_t i = 0; rc == 0 && i < p->count; i++) {
+        size_t start = i == 0 ? 0 : ends[i - 1];
+        recs[i] = (struct log_record){
+            .timestamp_ms = tw_now_ms(),
+            .key = p->events[i].message_id,
+            .key_len = (uint32_t)p->events[i].id_len,
+            .value = out.data + start,
+            .value_len = (uint32_t)(ends[i] - start),
+        };
+    }
+    if (rc == 0 && p->count > 0) {
+        rc = log_append_wait(d->o.dlq, 0, recs, p->count, NULL);
+    }
+    tw_buf_free(&out);
+    free(recs);
+    free(ends);
+    return rc;
+}
+
+static void breaker_failure(struct deliver_dest *d, int64_t now)
+{
+    d->failures_in_a_row++;
+    if (d->probing || d->failures_in_a_row >= d->o.breaker_failures) {
+        if (d->breaker_until_ms == 0 || d->probing) {
+            d->st.breaker_opened++;
+            OBS_LOG(OBS_WARN, "deliver",
+                    "circuit breaker open: the destination keeps failing",
+                    "dest=%s failures=%u open_ms=%lld", d->name,
+                    d->failures_in_a_row, (long long)d->o.breaker_open_ms);
+        }
+        d->breaker_until_ms = now + d->o.breaker_open_ms;
+        d->probing = false;
+    }
+}
+
+static void breaker_success(struct deliver_dest *d)
+{
+    if (d->breaker_until_ms != 0) {
+        OBS_LOG(OBS_INFO, "deliver", "circuit breaker closed", "dest=%s",
+                d->name);
+    }
+    d->failures_in_a_row = 0;
+    d->breaker_until_ms = 0;
+    d->probing = false;
+}
+
+/* Full jitter: a random wait up to min(max, min * 2^attempt). */
+static int64_t backoff_ms(struct deliver_dest *d, unsigned attempt)
+{
+    int64_t ceiling = d->o.backoff_min_ms;
+
+    for (unsigned i = 1; i < attempt && ceiling < d->o.backoff_max_ms; i++) {
+        ceiling *= 2;
+    }
+    if (ceiling > d->o.backoff_max_ms) {
+        ceiling = d->o.backoff_max_ms;
+    }
+    d->rng = d->rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (int64_t)((d->rng >> 33) % (uint64_t)(ceiling + 1));
+}
+
+static void settle_dead(struct deliver_dest *d, struct deliver_part *p,
+                        const char *reason, int64_t now)
+{
+    if (dead_letter(d, p, reason) != 0) {
+        OBS_LOG(OBS_ERROR, "deliver",
+                "cannot write the dead-letter log; keeping the batch",
+                "dest=%s partition=%u error=\"%s\"", d->name, p->id,
+                tw_err_message());
+        p->retry_at_ms = now + 1000;
+        return;
+    }
+    OBS_LOG(OBS_WARN, "deliver", "batch sent to the dead-letter log",
+            "dest=%s partition=%u events=%zu reason=%s status=%d "
+            "error=\"%.200s\"",
+            d->name, p->id, p->count, reason, p->result.status,
+            p->result.detail);
+    d->st.batches_dead++;
+    d->st.events_dead += p->count;
+    if (commit(d, p) == 0) {
+        batch_reset(p);
+    }
+}
+
+static void settle(struct deliver_dest *d, struct deliver_part *p, int64_t now)
+{
+    const struct sink_result *r = &p->result;
+
+    p->done = false;
+    p->in_flight = false;
+    if (r->outcome == SINK_OK) {
+        breaker_success(d);
+        d->st.batches_ok++;
+        d->st.events_delivered += p->count;
+        if (commit(d, p) == 0) {
+            batch_reset(p);
+        } else {
+            p->retry_at_ms = now + 1000;
+        }
+        return;
+    }
+    if (r->outcome == SINK_REJECTED) {
+        settle_dead(d, p, "rejected", now);
+        return;
+    }
+    breaker_failure(d, now);
+    if (p->attempt >= d->o.max_attempts) {
+        settle_dead(d, p, "attempts_exhausted", now);
+        return;
+    }
+    d->st.batches_retried++;
+    int64_t wait = backoff_ms(d, p->attempt);
+    if (r->retry_after_ms > wait) {
+        wait = r->retry_after_ms;
+    }
+    p->retry_at_ms = now + wait;
+}
+
+/* ---------------------------------------------------------- the loop -- */
+
+/* Whether the breaker lets a batch go now; a half-open breaker lets one
+ * probe go. */
+static bool breaker_allows(struct deliver_dest *d, int64_t now)
+{
+    if (d->breaker_until_ms == 0) {
+        return true;
+    }
+    if (now < d->breaker_until_ms || d->probing) {
+        return false;
+    }
+    d->probing = true;
+    return true;
+}
+
+/* Does what partition p can do now; returns when to look again (ms). */
+static int64_t step(struct deliver_dest *d, struct deliver_part *p, int64_t now)
+{
+    bool full;
+
+    if (p->done) {
+        settle(d, p, now);
+    }
+    if (p->in_flight || d->stopping) {
+        return DELIVER_POLL_MS;
+    }
+    if (p->broken) {
+        if (now < p->broken_until_ms) {
+            return p->broken_until_ms - now;
+        }
+        p->broken = false;
+    }
+    if (p->retry_at_ms != 0) {
+        if (now < p->retry_at_ms) {
+            return p->retry_at_ms - now;
+        }
+        if (!d->paused && breaker_allows(d, now)) {
+            send_batch(d, p);
+        }
+        return DELIVER_POLL_MS;
+    }
+    if (!p->prepared) {
+        fill_batch(d, p, now);
+    }
+    if (p->count == 0) {
+        if (p->batch_end > p->committed) {
+            (void)commit(d, p); /* everything read was skipped */
+        }
+        return DELIVER_POLL_MS;
+    }
+    full = p->count >= d->o.batch_max_events ||
+           p->data.len >= d->o.batch_max_bytes;
+    if (!full && now - p->first_read_ms < d->o.batch_max_wait_ms) {
+        return p->first_read_ms + d->o.batch_max_wait_ms - now;
+    }
+    if (!d->paused && breaker_allows(d, now)) {
+        send_batch(d, p);
+    }
+    return DELIVER_POLL_MS;
+}
+
+static bool any_in_flight(const struct deliver_dest *d)
+{
+    for (uint32_t i = 0; i < d->part_count; i++) {
+        if (d->parts[i].in_flight || d->parts[i].done) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void wait_ms(struct deliver_dest *d, int64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&d->wake, &d->lock, &ts);
+}
+
+static void *deliver_main(void *arg)
+{
+    struct deliver_dest *d = arg;
+
+    pthread_mutex_lock(&d->lock);
+    while (!d->stopping || any_in_flight(d)) {
+        int64_t now = tw_now_ms();
+        int64_t next = DELIVER_POLL_MS;
+
+        for (uint32_t i = 0; i < d->part_count; i++) {
+            int64_t at = step(d, &d->parts[i], now);
+            next = at < next ? at : next;
+        }
+        if (d->breaker_until_ms > now && d->breaker_until_ms - now < next) {
+            next = d->breaker_until_ms - now;
+        }
+        wait_ms(d, next < 1 ? 1 : next);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+/* ------------------------------------------------------ start and stop -- */
+
+static int parts_init(struct deliver_dest *d)
+{
+    d->part_count = log_partitions(d->o.events);
+    d->parts = calloc(d->part_count, sizeof(*d->parts));
+    if (d->parts == NULL) {
+        return tw_err_set(TW_ENOMEM, "out of memory for destination %s",
+                          d->name);
+    }
+    for (uint32_t i = 0; i < d->part_count; i++) {
+        struct deliver_part *p = &d->parts[i];
+        struct log_partition_info info;
+        int rc;
+
+        p->id = i;
+        p->dest = d;
+        tw_buf_init(&p->data, d->o.batch_max_bytes + DELIVER_EVENT_MAX);
+        rc = log_cursor_get(d->o.events, d->cursor, i, &p->committed);
+        if (rc == TW_ENOENT) {
+            rc = log_partition_info(d->o.events, i, &info);
+            p->committed =
+                d->o.start_at_end ? info.end_offset : info.start_offset;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        p->batch_end = p->committed;
+    }
+    return 0;
+}
+
+static void dest_free(struct deliver_dest *d)
+{
+    for (uint32_t i = 0; d->parts != NULL && i < d->part_count; i++) {
+        if (d->parts[i].reader != NULL) {
+            log_reader_close(d->parts[i].reader);
+        }
+        free(d->parts[i].events);
+        tw_buf_free(&d->parts[i].data);
+    }
+    free(d->parts);
+    tw_json_parser_free(d->parser);
+    tw_buf_free(&d->shaped);
+    pthread_cond_destroy(&d->wake);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+int deliver_dest_start(const struct deliver_options *opts,
+                       struct deliver_dest **out)
+{
+    struct deliver_dest *d = calloc(1, sizeof(*d));
+    int rc;
+
+    if (d == NULL) {
+        return tw_err_set(TW_ENOMEM, "out of memory for a destination");
+    }
+    d->o = *opts;
+    snprintf(d->name, sizeof(d->name), "%s", opts->name);
+    deliver_cursor_name(opts->name, d->cursor, sizeof(d->cursor));
+    d->o.name = d->name;
+    d->rng = (uint64_t)tw_monotonic_ns() | 1;
+    /* Recursive: a sink may complete a batch inside send(), on this
+     * thread, while the loop holds the lock. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&d->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pthread_cond_init(&d->wake, NULL);
+    tw_buf_init(&d->shaped, DELIVER_EVENT_MAX);
+    if (!log_cursor_name_valid(d->cursor)) {
+        dest_free(d);
+        return tw_err_set(TW_EINVAL, "destination name '%s' is not usable",
+                          opts->name);
+    }
+    rc = tw_json_parser_new(DELIVER_EVENT_MAX, 0, &d->parser);
+    if (rc == 0) {
+        rc = parts_init(d);
+    }
+    if (rc == 0 && pthread_create(&d->thread, NULL, deliver_main, d) != 0) {
+        rc = tw_err_set(TW_ENOMEM, "cannot start destination %s", d->name);
+    }
+    if (rc != 0) {
+        dest_free(d);
+        return rc;
+    }
+    OBS_LOG(OBS_INFO, "deliver", "destination started",
+            "dest=%s sink=%s partitions=%u", d->name, d->o.sink->ops->type,
+            d->part_count);
+    *out = d;
+    return 0;
+}
+
+void deliver_dest_stop(struct deliver_dest *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    d->stopping = true;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL);
+    dest_free(d);
+}
+
+void deliver_dest_pause(struct deliver_dest *d, bool paused)
+{
+    pthread_mutex_lock(&d->lock);
+    d->paused = paused;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    OBS_LOG(OBS_INFO, "deliver",
+            paused ? "destination paused" : "destination resumed", "dest=%s",
+            d->name);
+}
+
+void deliver_dest_stats(struct deliver_dest *d, struct deliver_stats *st)
+{
+    struct log_partition_info info;
+
+    pthread_mutex_lock(&d->lock);
+    *st = d->st;
+    st->paused = d->paused;
+    st->breaker_open = d->breaker_until_ms != 0;
+    st->lag = 0;
+    for (uint32_t i = 0; i < d->part_count; i++) {
+        if (log_partition_info(d->o.events, i, &info) == 0 &&
+            info.end_offset > d->parts[i].committed) {
+            st->lag += info.end_offset - d->parts[i].committed;
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+}

@@ -1,0 +1,111 @@
+/*
+ * deliver.h - the destination runtime: events from the log to one
+ * destination's sink, at least once, in order per partition.
+ *
+ * A destination reads every partition of the events log from its own
+ * durable cursor (named "dest.<name>"), passes each event through its
+ * route (a filter and a shaping, as one callback), groups what passes
+ * into batches per partition, and hands them to its sink. A cursor is
+ * committed only past a batch the sink acknowledged (or that went to the
+ * dead-letter log), so a restart resumes where delivery was sure, and
+ * duplicates come only from the batches in flight when it stopped.
+ *
+ *   partition p:  cursor ─► reader ─► route ─► batch ─► sink ─► commit
+ *                                                  │
+ *                 retry with backoff (full jitter, Retry-After) ──┤
+ *                 attempts exhausted or rejected ─► dead-letter log
+ *
+ * Order. At most one batch per partition is out at a time, and a retried
+ * batch is the same batch, so a partition's events reach the sink in
+ * offset order, also across retries. Partitions do not wait for each
+ * other.
+ *
+ * Isolation. Each destination has its own thread, cursors and sink; a
+ * slow or failing one never blocks ingestion or another destination.
+ * Memory is bounded by one batch per partition.
+ *
+ * Circuit breaker. After breaker_failures batches in a row fail, the
+ * destination stops sending for breaker_open_ms, then sends one batch as
+ * a probe: success closes the breaker, failure opens it again.
+ */
+#ifndef TW_DELIVER_DELIVER_H
+#define TW_DELIVER_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "json/json.h"
+#include "log/log.h"
+#include "sinks/sink.h"
+
+struct deliver_dest;
+
+/*
+ * A destination's route: decides whether an event goes to it and, when
+ * it does, may write a shaped copy into out (left empty: the event as
+ * stored). Returns 1 to deliver, 0 to skip. Called on the destination's
+ * thread only.
+ */
+typedef int (*deliver_route_fn)(void *ctx, struct tw_json event,
+                                struct tw_buf *out);
+
+struct deliver_options {
+    const char *name;   /* the destination's, [A-Za-z0-9._-] */
+    struct log *events; /* read from */
+    struct log *dlq;    /* the destination's dead-letter log (1 partition) */
+    struct sink *sink;  /* borrowed; outlives the destination */
+    deliver_route_fn route; /* NULL: every event, as stored */
+    void *route_ctx;
+    uint32_t batch_max_events; /* default 500 */
+    uint64_t batch_max_bytes;  /* default 1 MiB */
+    int64_t batch_max_wait_ms; /* a partial batch waits this long; 200 */
+    uint32_t max_attempts;     /* then the dead-letter log; default 10 */
+    int64_t backoff_min_ms;    /* default 100 */
+    int64_t backoff_max_ms;    /* default 30000 */
+    uint32_t breaker_failures; /* default 5 */
+    int64_t breaker_open_ms;   /* default 10000 */
+    bool start_at_end;         /* a new cursor starts at the end, not the
+                                * oldest event */
+};
+
+void deliver_options_init(struct deliver_options *opts);
+
+/* Counters since start; gauges say so. */
+struct deliver_stats {
+    uint64_t events_delivered;
+    uint64_t events_skipped; /* by the route */
+    uint64_t events_dead;    /* sent to the dead-letter log */
+    uint64_t batches_ok;
+    uint64_t batches_retried;
+    uint64_t batches_dead;
+    uint64_t breaker_opened;
+    bool breaker_open; /* gauge */
+    bool paused;       /* gauge */
+    uint64_t lag;      /* gauge: events not yet delivered */
+};
+
+/*
+ * Starts delivering. The caller owns *out and stops it with
+ * deliver_dest_stop. Fails when the cursor cannot be read.
+ */
+TW_MUST_CHECK int deliver_dest_start(const struct deliver_options *opts,
+                                     struct deliver_dest **out);
+
+/*
+ * Stops: no new batches, waits for those in flight (their outcome is
+ * committed as usual), then frees the destination.
+ */
+void deliver_dest_stop(struct deliver_dest *dest);
+
+/* Pausing keeps the place: resume carries on from the cursors. */
+void deliver_dest_pause(struct deliver_dest *dest, bool paused);
+
+void deliver_dest_stats(struct deliver_dest *dest, struct deliver_stats *st);
+
+/* The cursor name of a destination: "dest.<name>". */
+void deliver_cursor_name(const char *dest, char *out, size_t size);
+
+#endif
