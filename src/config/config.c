@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/units.h"
+#include "config/sections.h"
 #include "config/yaml_walk.h"
 #include "log/embedded.h"
 
@@ -220,7 +221,7 @@ static void read_dedup(struct yaml_walk *w, yaml_node_t *node,
 }
 
 /* Source and plan names appear in metrics and on disk: keep them plain. */
-static bool name_valid(const char *name)
+bool cfg_name_valid(const char *name)
 {
     size_t len = strlen(name);
 
@@ -274,7 +275,7 @@ static void read_source(struct yaml_walk *w, yaml_node_t *node,
     for (size_t i = 0; yaml_member_at(w, node, i, &m); i++) {
         if (strcmp(m.key, "name") == 0) {
             if (yaml_read_string(w, m.value, &s->name) &&
-                !name_valid(s->name)) {
+                !cfg_name_valid(s->name)) {
                 yaml_error(w, m.value,
                            "source name '%s' must be 1 to 64 characters of "
                            "A-Z a-z 0-9 _ - .",
@@ -380,7 +381,7 @@ static void read_plan(struct yaml_walk *w, const struct yaml_member *pm,
 
     p->line = yaml_line(pm->key_node);
     p->name = strdup(pm->key);
-    if (p->name == NULL || !name_valid(p->name)) {
+    if (p->name == NULL || !cfg_name_valid(p->name)) {
         yaml_error(w, pm->key_node,
                    "plan name '%s' must be 1 to 64 characters of "
                    "A-Z a-z 0-9 _ - .",
@@ -459,9 +460,14 @@ static void read_root(struct yaml_walk *w, yaml_node_t *root,
             read_sources(w, m.value, c);
         } else if (strcmp(m.key, "plans") == 0) {
             read_plans(w, m.value, c);
+        } else if (strcmp(m.key, "destinations") == 0) {
+            cfg_read_destinations(w, m.value, c);
+        } else if (strcmp(m.key, "routes") == 0) {
+            cfg_read_routes(w, m.value, c);
         } else {
             unknown_key(w, &m, "the configuration",
-                        "server, storage, dedup, sources, plans");
+                        "server, storage, dedup, sources, plans, "
+                        "destinations, routes");
         }
     }
 }
@@ -548,6 +554,7 @@ static int load_document(const char *path, struct yaml_walk *w,
     } else {
         read_root(w, root, c);
         check_references(w, c);
+        cfg_check_delivery(w, c);
     }
     yaml_document_delete(&doc);
 close_parser:
@@ -628,6 +635,7 @@ void config_free(struct tw_config *c)
         plan_free(&c->plans[i]);
     }
     free(c->plans);
+    cfg_free_delivery(c);
     free_strings(c->server.trusted_proxies, c->server.trusted_proxy_count);
     free(c->server.host);
     free(c->storage.path);

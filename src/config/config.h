@@ -107,6 +107,78 @@ struct cfg_plan {
     int line;
 };
 
+enum cfg_dest_type {
+    CFG_DEST_FILE = 0,
+    CFG_DEST_HTTP = 1,
+    CFG_DEST_STDOUT = 2,
+};
+
+/* A name and a value, for HTTP headers. */
+struct cfg_pair {
+    char *name;
+    char *value;
+};
+
+/* Per-destination shaping, as written (compiled by src/route/). */
+struct cfg_shape {
+    char **keep;
+    size_t keep_count;
+    char **drop;
+    size_t drop_count;
+    struct cfg_pair *rename; /* from path -> to path */
+    size_t rename_count;
+    char **redact_drop;
+    size_t redact_drop_count;
+    char **redact_hash;
+    size_t redact_hash_count;
+    char *hash_key; /* the key of the keyed hash */
+    int line;
+};
+
+struct cfg_destination {
+    char *name;
+    enum cfg_dest_type type;
+    int line;
+    /* file */
+    char *path;
+    uint64_t rotate_max_bytes;
+    int64_t rotate_max_age_ms;
+    bool compress; /* zstd rotated files */
+    /* http */
+    char *url;
+    struct cfg_pair *headers;
+    size_t header_count;
+    bool gzip;
+    bool ndjson; /* body format: NDJSON instead of {"batch":[...]} */
+    int64_t timeout_ms;
+    uint32_t max_in_flight;
+    uint32_t *retryable; /* HTTP statuses; NULL: the sink's defaults */
+    size_t retryable_count;
+    /* delivery */
+    uint32_t batch_max_events;
+    uint64_t batch_max_bytes;
+    int64_t batch_max_wait_ms;
+    uint32_t max_attempts;
+    int64_t backoff_min_ms;
+    int64_t backoff_max_ms;
+    uint32_t breaker_failures;
+    int64_t breaker_open_ms;
+    bool start_at_end;
+    bool paused;
+    struct cfg_shape shape;
+    bool has_shape;
+};
+
+struct cfg_route {
+    char **from; /* source names; "*" is every source */
+    size_t from_count;
+    char *where; /* a filter (src/route/), NULL: every event */
+    int where_line;
+    char **to; /* destination names */
+    size_t to_count;
+    int line;
+};
+
 struct tw_config {
     char *file; /* the file as named when loading */
     struct cfg_server server;
@@ -116,6 +188,10 @@ struct tw_config {
     size_t source_count;
     struct cfg_plan *plans;
     size_t plan_count;
+    struct cfg_destination *destinations;
+    size_t destination_count;
+    struct cfg_route *routes;
+    size_t route_count;
 };
 
 /* Every mistake config_load found, in file order. */
@@ -145,5 +221,7 @@ const struct cfg_plan *config_plan(const struct tw_config *config,
                                    const char *name);
 
 const char *cfg_on_violation_name(enum cfg_on_violation policy);
+const struct cfg_destination *config_destination(const struct tw_config *c,
+                                                 const char *name);
 
 #endif

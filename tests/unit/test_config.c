@@ -218,3 +218,77 @@ Test(config, a_missing_file_is_an_io_error_not_a_crash)
                  TW_ENOENT);
     cr_assert(strstr(tw_err_message(), "/nonexistent/trackway.yaml"));
 }
+
+Test(config, destinations_and_routes_load_with_their_settings)
+{
+    struct tw_config *c = NULL;
+    struct cfg_errors errors;
+    char *path = write_config(
+        "storage: { path: d }\n"
+        "sources: [ { name: web, write_keys: [k] } ]\n"
+        "destinations:\n"
+        "  - { name: lake, type: file, path: out, compression: zstd,\n"
+        "      rotate: { max_bytes: 1MiB, max_age: 10m } }\n"
+        "  - name: billing\n"
+        "    type: http\n"
+        "    url: \"http://127.0.0.1:9000/hook\"\n"
+        "    headers: { X-Token: abc }\n"
+        "    batch: { max_events: 50, max_wait: 1s }\n"
+        "    retry: { max_attempts: 3, backoff: \"50ms..2s\",\n"
+        "             retryable_statuses: [429, 503] }\n"
+        "    shape: { drop: [context.ip],\n"
+        "             redact: { hash: [userId], key: 0123456789abcdef } }\n"
+        "routes:\n"
+        "  - { from: web, to: [lake] }\n"
+        "  - { from: \"*\", where: 'event == \"Paid\"', to: [billing] }\n");
+    const struct cfg_destination *b;
+
+    cr_assert_eq(config_load(path, &c, &errors), 0, "%s",
+                 errors.count ? errors.lines[0] : "");
+    cr_assert_eq(c->destination_count, 2);
+    cr_assert_eq(c->destinations[0].type, CFG_DEST_FILE);
+    cr_assert(c->destinations[0].compress);
+    cr_assert_eq(c->destinations[0].rotate_max_age_ms, 600000);
+    b = config_destination(c, "billing");
+    cr_assert_not_null(b);
+    cr_assert_str_eq(b->headers[0].name, "X-Token");
+    cr_assert_eq(b->batch_max_events, 50);
+    cr_assert_eq(b->backoff_min_ms, 50);
+    cr_assert_eq(b->backoff_max_ms, 2000);
+    cr_assert_eq(b->retryable_count, 2);
+    cr_assert_eq(b->retryable[1], 503);
+    cr_assert(b->has_shape);
+    cr_assert_str_eq(b->shape.redact_hash[0], "userId");
+    cr_assert_eq(c->route_count, 2);
+    cr_assert_str_eq(c->routes[1].where, "event == \"Paid\"");
+    cr_assert_eq(c->routes[1].where_line, 17);
+    config_free(c);
+    free(path);
+}
+
+Test(config, routes_must_name_sources_and_destinations_that_exist)
+{
+    size_t count;
+    char *errors =
+        load_errors("storage: { path: d }\n"
+                    "sources: [ { name: web, write_keys: [k] } ]\n"
+                    "destinations:\n"
+                    "  - { name: out, type: http, url: \"ftp://x\" }\n"
+                    "  - { name: out, type: stdout }\n"
+                    "routes:\n"
+                    "  - { from: ios, to: [nowhere] }\n"
+                    "  - { to: [out] }\n",
+                    &count);
+
+    cr_assert(strstr(errors, ":4: http destination 'out' needs an http://"),
+              "%s", errors);
+    cr_assert(strstr(errors, ":5: destination 'out' is defined twice"), "%s",
+              errors);
+    cr_assert(strstr(errors, ":7: route from 'ios': no such source"), "%s",
+              errors);
+    cr_assert(strstr(errors, ":7: route to 'nowhere': no such destination"),
+              "%s", errors);
+    cr_assert(strstr(errors, ":8: a route needs from"), "%s", errors);
+    cr_assert_eq(count, 5, "%s", errors);
+    free(errors);
+}
