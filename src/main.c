@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"send", "send NDJSON events to a collector", cli_send_main},
     {"tail", "follow stored events (or failed ones) as NDJSON", cli_tail_main},
     {"failed", "list and show events that failed validation", cli_failed_main},
+    {"trace", "where one event is: stored, failed, delivered, pending",
+     cli_trace_main},
     {"log", "inspect, check and repair the embedded log", cli_log_main},
     {"version", "print the version", version_main},
     {"help", "show this help, or a command's: trackway help log", help_main},

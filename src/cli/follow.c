@@ -29,8 +29,16 @@ static void follow_stop_cb(int sig)
 static int follow_open(struct follow_run *t)
 {
     struct cli_storage st;
-    int rc = cli_storage_open(t->cmd, t->config, true, &st);
+    int rc;
 
+    if (t->log_name != NULL) {
+        rc = cli_log_open(t->cmd, t->config, t->log_name, 0, true, &t->log);
+        if (rc == 0) {
+            t->partitions = log_partitions(t->log);
+        }
+        return rc;
+    }
+    rc = cli_storage_open(t->cmd, t->config, true, &st);
     if (rc != 0) {
         return rc;
     }

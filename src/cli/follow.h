@@ -26,6 +26,7 @@ struct follow_run {
     const struct tw_config *config;
     const char *cmd; /* for messages: "tail", "failed ls" */
     bool failed_log;
+    const char *log_name; /* another log under storage.path, or NULL */
     struct follow_filter filter;
     struct log *log;
     uint32_t partitions;

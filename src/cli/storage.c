@@ -10,9 +10,9 @@
 #include "collect/failed.h"
 #include "log/embedded.h"
 
-static int open_one(const char *cmd, const struct tw_config *config,
-                    const char *name, uint32_t partitions, bool read_only,
-                    struct log **out)
+int cli_log_open(const char *cmd, const struct tw_config *config,
+                 const char *name, uint32_t partitions, bool read_only,
+                 struct log **out)
 {
     const struct cfg_storage *s = &config->storage;
     struct log_options opts;
@@ -52,10 +52,11 @@ int cli_storage_open(const char *cmd, const struct tw_config *config,
                 config->storage.path, strerror(errno));
         return tw_err_from_errno(errno);
     }
-    rc = open_one(cmd, config, EVENTS_LOG_DIR, config->storage.partitions,
-                  read_only, &st->events);
+    rc = cli_log_open(cmd, config, EVENTS_LOG_DIR, config->storage.partitions,
+                      read_only, &st->events);
     if (rc == 0) {
-        rc = open_one(cmd, config, FAILED_LOG_DIR, 1, read_only, &st->failed);
+        rc = cli_log_open(cmd, config, FAILED_LOG_DIR, 1, read_only,
+                          &st->failed);
     }
     if (rc != 0) {
         cli_storage_close(st);

@@ -28,6 +28,18 @@ TW_MUST_CHECK int cli_storage_open(const char *cmd,
 void cli_storage_close(struct cli_storage *st);
 
 /*
+ * Opens one log under storage.path: name is its folder there ("events",
+ * "dlq/billing"); partitions counts only when creating. Prints why on
+ * failure, prefixed with cmd.
+ */
+TW_MUST_CHECK int cli_log_open(const char *cmd, const struct tw_config *config,
+                               const char *name, uint32_t partitions,
+                               bool read_only, struct log **out);
+
+/* The folder of a destination's dead-letter log under storage.path. */
+#define CLI_DLQ_DIR "dlq"
+
+/*
  * Loads and checks the configuration file, printing every mistake to
  * stderr prefixed with cmd. Returns NULL when it is unusable.
  */

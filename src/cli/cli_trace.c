@@ -1,0 +1,396 @@
+/*
+ * cli_trace.c - `trackway trace MESSAGE_ID`: where one event is.
+ *
+ * The first thing an on-call engineer runs when a team says "my event
+ * never arrived": it finds the event in the events log (when, which
+ * partition and offset, which plan version judged it) or in the
+ * failed-events log (why it failed), and, for each destination a route
+ * sends its source to, whether it was delivered, is still pending (and
+ * behind how many events), or was dead-lettered (and why). Everything is
+ * read read-only, beside a live server; the logs are scanned from --since
+ * (default: everything stored), so narrowing it makes a trace faster.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/storage.h"
+#include "common/units.h"
+#include "deliver/deliver.h"
+#include "json/json.h"
+#include "json/json_write.h"
+
+static const char trace_help[] =
+    "Usage: trackway trace -c CONFIG MESSAGE_ID [--since TIME]\n"
+    "\n"
+    "Says where one event is: accepted (when, which partition and offset,\n"
+    "which plan version judged it) or failed (why), and for every\n"
+    "destination a route sends its source to: delivered, pending (behind\n"
+    "how many events), or dead-lettered (why, after how many attempts).\n"
+    "Reads the logs read-only, so it runs beside 'trackway serve'.\n"
+    "Exits 0 when the event was found, 1 when it was not.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE  the configuration 'trackway serve' runs with\n"
+    "      --since TIME   only look at events received at or after TIME\n"
+    "                     (ISO-8601 or milliseconds; default: all stored)\n"
+    "\n"
+    "Example:\n"
+    "  trackway trace -c config/sample.yaml ajs-next-1733300000000-4f1c\n";
+
+struct trace_hit {
+    uint32_t partition;
+    uint64_t offset;
+    int64_t received_ms;
+    char source[80];
+    char *value; /* the stored record, NUL-terminated */
+};
+
+struct trace {
+    const struct tw_config *config;
+    const char *id;
+    int64_t since_ms;
+    bool has_since;
+    struct tw_json_parser *parser;
+};
+
+static bool key_matches(const struct log_record *rec, const char *id,
+                        char *source, size_t size)
+{
+    const char *key = rec->key;
+    const char *slash = memchr(key, '/', rec->key_len);
+    size_t id_len = strlen(id);
+
+    if (slash == NULL || (size_t)(key + rec->key_len - (slash + 1)) != id_len ||
+        memcmp(slash + 1, id, id_len) != 0) {
+        return false;
+    }
+    snprintf(source, size, "%.*s", (int)(slash - key), key);
+    return true;
+}
+
+/* Scans every partition of log for records keyed "<source>/<id>". */
+static int scan(struct trace *t, struct log *log, struct trace_hit *hits,
+                size_t max, size_t *found)
+{
+    *found = 0;
+    for (uint32_t p = 0; p < log_partitions(log); p++) {
+        struct log_partition_info info;
+        struct log_reader *r;
+        struct log_record rec;
+        uint64_t from;
+        int rc = log_partition_info(log, p, &info);
+
+        from = info.start_offset;
+        if (rc == 0 && t->has_since) {
+            rc = log_offset_for_time(log, p, t->since_ms, &from);
+        }
+        if (rc == 0) {
+            rc = log_reader_open(log, p, from, &r);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        while ((rc = log_reader_next(r, &rec)) == 1) {
+            struct trace_hit *h = &hits[*found];
+
+            if (*found == max ||
+                !key_matches(&rec, t->id, h->source, sizeof(h->source))) {
+                continue;
+            }
+            h->partition = p;
+            h->offset = rec.offset;
+            h->received_ms = rec.timestamp_ms;
+            h->value = strndup(rec.value, rec.value_len);
+            (*found)++;
+        }
+        log_reader_close(r);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static const char *text_at(struct tw_json obj, const char *path, char *buf,
+                           size_t size)
+{
+    char name[64];
+    const char *dot;
+    struct tw_json v = obj;
+    size_t len;
+
+    while ((dot = strchr(path, '.')) != NULL) {
+        snprintf(name, sizeof(name), "%.*s", (int)(dot - path), path);
+        if (tw_json_type(v) != TW_JSON_OBJECT || !tw_json_get(v, name, &v)) {
+            return "-";
+        }
+        path = dot + 1;
+    }
+    if (tw_json_type(v) != TW_JSON_OBJECT || !tw_json_get(v, path, &v) ||
+        tw_json_type(v) != TW_JSON_STRING) {
+        return "-";
+    }
+    const char *text = tw_json_string(v, &len);
+    snprintf(buf, size, "%.*s", (int)len, text);
+    return buf;
+}
+
+static bool routed(const struct tw_config *c, const char *source,
+                   const char *dest, const char **where)
+{
+    *where = NULL;
+    for (size_t i = 0; i < c->route_count; i++) {
+        const struct cfg_route *r = &c->routes[i];
+        bool from = false;
+        bool to = false;
+
+        for (size_t k = 0; k < r->from_count; k++) {
+            from = from || strcmp(r->from[k], "*") == 0 ||
+                   strcmp(r->from[k], source) == 0;
+        }
+        for (size_t k = 0; k < r->to_count; k++) {
+            to = to || strcmp(r->to[k], dest) == 0;
+        }
+        if (from && to) {
+            if (r->where == NULL) {
+                *where = NULL;
+                return true;
+            }
+            *where = r->where;
+        }
+    }
+    return *where != NULL;
+}
+
+/* The dead-letter record of id in dest's dead-letter log, or NULL. */
+static char *dead_letter_of(struct trace *t, const char *dest)
+{
+    char name[256];
+    struct log *dlq;
+    struct log_reader *r;
+    struct log_record rec;
+    char *found = NULL;
+    size_t id_len = strlen(t->id);
+
+    snprintf(name, sizeof(name), "%s/%s", CLI_DLQ_DIR, dest);
+    if (cli_log_open("trace", t->config, name, 0, true, &dlq) != 0) {
+        return NULL;
+    }
+    if (log_reader_open(dlq, 0, 0, &r) == 0) {
+        while (log_reader_next(r, &rec) == 1) {
+            if (rec.key_len == id_len && memcmp(rec.key, t->id, id_len) == 0) {
+                free(found);
+                found = strndup(rec.value, rec.value_len);
+            }
+        }
+        log_reader_close(r);
+    }
+    log_close(dlq);
+    return found;
+}
+
+static void trace_destination(struct trace *t, struct log *events,
+                              const struct trace_hit *h,
+                              const struct cfg_destination *d)
+{
+    char cursor[LOG_CURSOR_NAME_MAX + 1];
+    const char *where;
+    uint64_t next = 0;
+    char *dead;
+    struct tw_json root;
+    char a[64];
+    char b[300];
+
+    if (!routed(t->config, h->source, d->name, &where)) {
+        printf("  %-16s not routed from source %s\n", d->name, h->source);
+        return;
+    }
+    deliver_cursor_name(d->name, cursor, sizeof(cursor));
+    if (log_cursor_get(events, cursor, h->partition, &next) != 0 ||
+        next <= h->offset) {
+        printf("  %-16s pending: %" PRIu64 " events of partition %u before "
+               "it%s%s\n",
+               d->name, next <= h->offset ? h->offset - next : h->offset,
+               h->partition, where ? ", if it matches " : "",
+               where ? where : "");
+        return;
+    }
+    dead = dead_letter_of(t, d->name);
+    if (dead != NULL &&
+        tw_json_parse(t->parser, dead, strlen(dead), &root) == 0) {
+        struct tw_json attempts;
+        printf("  %-16s dead-lettered: %s after %" PRId64 " attempts: %s\n",
+               d->name, text_at(root, "reason", a, sizeof(a)),
+               tw_json_get(root, "attempts", &attempts) &&
+                       tw_json_type(attempts) == TW_JSON_INT
+                   ? tw_json_int(attempts)
+                   : 0,
+               text_at(root, "error", b, sizeof(b)));
+    } else {
+        printf("  %-16s delivered%s%s\n", d->name,
+               where ? " or skipped by its filter: " : "", where ? where : "");
+    }
+    free(dead);
+}
+
+static void print_accepted(struct trace *t, struct log *events,
+                           const struct trace_hit *h)
+{
+    struct tw_json root;
+    char when[TW_TIME_TEXT_MAX];
+    char a[128];
+    char b[64];
+
+    tw_format_time(h->received_ms, when, sizeof(when));
+    printf("accepted  source %s, partition %u, offset %" PRIu64
+           ", received %s\n",
+           h->source, h->partition, h->offset, when);
+    if (tw_json_parse(t->parser, h->value, strlen(h->value), &root) == 0) {
+        printf("          %s %s", text_at(root, "type", b, sizeof(b)),
+               text_at(root, "event", a, sizeof(a)));
+        if (strcmp(text_at(root, "context.trackway.plan", a, sizeof(a)), "-") !=
+            0) {
+            printf(", judged by plan %s version %s", a,
+                   text_at(root, "context.trackway.planVersion", b, sizeof(b)));
+        }
+        printf("\n");
+    }
+    if (t->config->destination_count == 0) {
+        printf("  no destinations are configured\n");
+    }
+    for (size_t i = 0; i < t->config->destination_count; i++) {
+        trace_destination(t, events, h, &t->config->destinations[i]);
+    }
+}
+
+static void print_failed(struct trace *t, const struct trace_hit *h)
+{
+    struct tw_json root;
+    struct tw_json list;
+    struct tw_json v;
+    struct tw_json_iter it;
+    char when[TW_TIME_TEXT_MAX];
+    char a[64];
+    char b[300];
+
+    tw_format_time(h->received_ms, when, sizeof(when));
+    printf("failed    source %s, failed-events offset %" PRIu64
+           ", received %s\n",
+           h->source, h->offset, when);
+    if (tw_json_parse(t->parser, h->value, strlen(h->value), &root) != 0) {
+        return;
+    }
+    printf("          reason %s", text_at(root, "reason", a, sizeof(a)));
+    if (strcmp(text_at(root, "error", b, sizeof(b)), "-") != 0) {
+        printf(": %s", b);
+    }
+    printf("\n");
+    if (tw_json_get(root, "violations", &list) &&
+        tw_json_type(list) == TW_JSON_ARRAY) {
+        tw_json_iter_init(&it, list);
+        while (tw_json_array_next(&it, &v)) {
+            printf("          %s: %s\n", text_at(v, "pointer", a, sizeof(a)),
+                   text_at(v, "message", b, sizeof(b)));
+        }
+    }
+    printf("          see: trackway failed show -c %s %" PRIu64 "\n",
+           t->config->file, h->offset);
+}
+
+enum {
+    TRACE_MAX_HITS = 16
+};
+
+static int trace_run(struct trace *t)
+{
+    struct trace_hit accepted[TRACE_MAX_HITS];
+    struct trace_hit failed[TRACE_MAX_HITS];
+    size_t n_accepted = 0;
+    size_t n_failed = 0;
+    struct cli_storage st;
+    int rc = cli_storage_open("trace", t->config, true, &st);
+
+    if (rc != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    rc = scan(t, st.events, accepted, TRACE_MAX_HITS, &n_accepted);
+    if (rc == 0) {
+        rc = scan(t, st.failed, failed, TRACE_MAX_HITS, &n_failed);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "trackway trace: %s\n", tw_err_message());
+    }
+    for (size_t i = 0; i < n_accepted; i++) {
+        print_accepted(t, st.events, &accepted[i]);
+        free(accepted[i].value);
+    }
+    for (size_t i = 0; i < n_failed; i++) {
+        print_failed(t, &failed[i]);
+        free(failed[i].value);
+    }
+    if (rc == 0 && n_accepted + n_failed == 0) {
+        printf("no event with messageId %s%s: not received, or removed by "
+               "retention, or sent without this messageId (the collector "
+               "assigns one when none is sent)\n",
+               t->id, t->has_since ? " since then" : "");
+    }
+    cli_storage_close(&st);
+    return rc != 0 ? CLI_EXIT_FAIL
+                   : (n_accepted + n_failed > 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL);
+}
+
+int cli_trace_main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"since", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct trace t = {0};
+    const char *config_path = NULL;
+    struct tw_config *config;
+    int status;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":hc:", longs, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(trace_help, stdout);
+            return CLI_EXIT_OK;
+        } else if (c == 'c') {
+            config_path = optarg;
+        } else if (c == 'S' && tw_parse_time(optarg, &t.since_ms) == 0) {
+            t.has_since = true;
+        } else {
+            fprintf(stderr,
+                    "trackway trace: bad option %s\nRun 'trackway "
+                    "trace --help'.\n",
+                    argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (config_path == NULL || optind != argc - 1) {
+        fprintf(stderr, "trackway trace: needs -c CONFIG and one "
+                        "MESSAGE_ID\nRun 'trackway trace --help'.\n");
+        return CLI_EXIT_USAGE;
+    }
+    t.id = argv[optind];
+    config = cli_config_load("trace", config_path);
+    if (config == NULL) {
+        return CLI_EXIT_USAGE;
+    }
+    t.config = config;
+    if (tw_json_parser_new(16u << 20, 0, &t.parser) != 0) {
+        config_free(config);
+        return CLI_EXIT_USAGE;
+    }
+    status = trace_run(&t);
+    tw_json_parser_free(t.parser);
+    config_free(config);
+    return status;
+}
