@@ -267,20 +267,49 @@ static void write_key(struct collect_batch *b, struct collect_record *r,
     r->key_len = (uint32_t)(b->out.len - r->key_off);
 }
 
+/* The client's messageId when it sent a usable one, else "". */
+static const char *client_id(struct tw_json message, size_t *len)
+{
+    struct tw_json v;
+    const char *id;
+
+    *len = 0;
+    if (tw_json_type(message) != TW_JSON_OBJECT ||
+        !tw_json_get(message, "messageId", &v) ||
+        tw_json_type(v) != TW_JSON_STRING) {
+        return "";
+    }
+    id = tw_json_string(v, len);
+    if (!msg_id_valid(id, *len)) {
+        *len = 0;
+        return "";
+    }
+    return id;
+}
+
 static void add_failed(struct collect_batch *b, const struct msg_envelope *env,
                        enum collect_reason reason, const char *why,
                        const struct plan_verdict *verdict,
                        struct tw_json message, const struct msg_fields *f)
 {
     struct collect_record *r = record_add(b);
+    const char *id;
+    size_t id_len;
 
     if (r == NULL) {
         b->out.status = TW_ENOMEM;
         return;
     }
     r->failed = true;
-    write_key(b, r, env->source, f != NULL ? f->message_id : "",
-              f != NULL ? f->message_id_len : 0);
+    /* A malformed message has no checked fields, but trace still finds
+     * it by the id its client sent. */
+    if (f != NULL) {
+        id = f->message_id;
+        id_len = f->message_id_len;
+    } else {
+        id = client_id(message, &id_len);
+    }
+    write_key(b, r, env->source, id, id_len);
     r->value_off = b->out.len;
     collect_write_failed(&b->out, env, reason, why, verdict, message);
     r->value_len = (uint32_t)(b->out.len - r->value_off);
@@ -335,22 +364,17 @@ static bool seen_reset(struct collect_scratch *s, size_t events)
     return true;
 }
 
+static const char *client_id(struct tw_json message, size_t *len);
+
 /* The fingerprint msg_check's messageId will have, or 0 when it will
  * have none of the client's (absent, or not a usable string). */
 static uint64_t message_fingerprint(const struct msg_envelope *env,
                                     struct tw_json message)
 {
-    struct tw_json v;
-    const char *id;
     size_t len;
+    const char *id = client_id(message, &len);
 
-    if (tw_json_type(message) != TW_JSON_OBJECT ||
-        !tw_json_get(message, "messageId", &v) ||
-        tw_json_type(v) != TW_JSON_STRING) {
-        return 0;
-    }
-    id = tw_json_string(v, &len);
-    if (!msg_id_valid(id, len)) {
+    if (len == 0) {
         return 0;
     }
     return dedup_fingerprint(env->source, strlen(env->source), id, len);

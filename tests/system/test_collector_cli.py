@@ -17,6 +17,7 @@ COMMAND_OPTIONS = {
     "tail": ["--config", "--failed", "--source", "--event", "--since",
              "--from-start", "--no-follow"],
     "failed": ["--config", "--reason", "--source", "ls", "show"],
+    "trace": ["--config", "--since"],
 }
 
 
@@ -163,3 +164,18 @@ def test_serve_refuses_a_bad_configuration_before_listening(run_trackway,
     assert result.returncode == 2
     assert "'maybe' is not one of" in result.stderr
     assert "nothing was started" in result.stderr
+
+
+def test_trace_finds_an_accepted_and_a_failed_event(run_trackway, running):
+    running.batch([track(messageId="trace-ok"),
+                   {"type": "track", "userId": "u", "messageId": "trace-bad"}])
+    ok = run_trackway("trace", "-c", running.config_path, "trace-ok").stdout
+    assert ok.startswith("accepted  source web, partition")
+    assert "no destinations are configured" in ok
+    bad = run_trackway("trace", "-c", running.config_path, "trace-bad").stdout
+    assert bad.startswith("failed    source web")
+    assert "needs an \"event\" name" in bad
+    missing = run_trackway("trace", "-c", running.config_path, "nope",
+                           check=False)
+    assert missing.returncode == 1
+    assert "no event with messageId nope" in missing.stdout
