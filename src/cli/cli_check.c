@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/delivery.h"
 #include "cli/storage.h"
 
 static const char check_help[] =
@@ -56,6 +57,12 @@ int cli_check_main(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     rc = cli_plans_compile("check", config, &plans);
+    if (delivery_check("check", config) != 0) {
+        if (rc == 0) {
+            cli_plans_free(plans, config->plan_count);
+        }
+        rc = TW_EINVAL;
+    }
     if (rc == 0) {
         printf("%s: ok: %zu source%s, %zu plan%s, %zu schema%s compiled\n",
                argv[1], config->source_count,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/delivery.h"
 #include "cli/storage.h"
 #include "collect/collector.h"
 #include "common/clock.h"
@@ -50,6 +51,7 @@ struct serve_state {
     struct plan **plans;
     struct cli_storage storage;
     struct collector *collector;
+    struct serve_delivery *delivery;
     struct http_server *http;
 };
 
@@ -73,6 +75,11 @@ static int serve_start(struct serve_state *s)
         fprintf(stderr, "trackway serve: %s\n", tw_err_message());
         return CLI_EXIT_FAIL;
     }
+    if (delivery_start("serve", s->config, s->storage.events, &s->delivery) !=
+        0) {
+        return CLI_EXIT_FAIL;
+    }
+    collector_set_extra_metrics(s->collector, delivery_metrics, s->delivery);
     http_server_options_init(&hopts);
     hopts.host = cs->host != NULL ? cs->host : "127.0.0.1";
     hopts.port = cs->port;
@@ -103,6 +110,9 @@ static void serve_stop(struct serve_state *s)
         http_server_stop(s->http);
         s->http = NULL;
     }
+    /* After ingest stopped, before the log closes: batches in flight
+     * finish and their cursors are committed. */
+    delivery_stop(s->delivery);
     collector_free(s->collector);
     cli_storage_close(&s->storage);
     if (s->config != NULL) {
@@ -166,6 +176,7 @@ int cli_serve_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (cli_plans_compile("serve", s.config, &s.plans) != 0 ||
+        delivery_check("serve", s.config) != 0 ||
         cli_storage_open("serve", s.config, false, &s.storage) != 0) {
         serve_stop(&s);
         return CLI_EXIT_USAGE;

@@ -530,3 +530,11 @@ void collector_set_http(struct collector *c, struct http_server *server)
 {
     c->http = server;
 }
+
+void collector_set_extra_metrics(struct collector *c,
+                                 void (*fn)(void *ctx, struct tw_buf *out),
+                                 void *ctx)
+{
+    c->extra_metrics = fn;
+    c->extra_metrics_ctx = ctx;
+}

@@ -60,6 +60,11 @@ void collector_handle_cb(void *ctx, struct http_request *request);
 /* Lets /metrics include the server's own counters. */
 void collector_set_http(struct collector *c, struct http_server *server);
 
+/* Lets /metrics include more: fn appends to out, with ctx. */
+void collector_set_extra_metrics(struct collector *c,
+                                 void (*fn)(void *ctx, struct tw_buf *out),
+                                 void *ctx);
+
 /* Appends every metric in the Prometheus text format to out. */
 void collector_metrics(struct collector *c, struct tw_buf *out);
 

@@ -64,6 +64,8 @@ struct collector {
     struct log *events;
     struct log *failed;
     struct http_server *http;
+    void (*extra_metrics)(void *ctx, struct tw_buf *out);
+    void *extra_metrics_ctx;
     uint32_t partitions;
     struct collect_source *sources;
     size_t source_count;

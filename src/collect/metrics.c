@@ -229,4 +229,7 @@ void collector_metrics(struct collector *c, struct tw_buf *out)
     http_metrics(out, c);
     dedup_metrics(out, c);
     log_metrics(out, c);
+    if (c->extra_metrics != NULL) {
+        c->extra_metrics(c->extra_metrics_ctx, out);
+    }
 }

@@ -68,6 +68,7 @@ struct deliver_dest {
     int64_t breaker_until_ms; /* 0: closed */
     bool probing;
     uint64_t rng;
+    int64_t last_tick_ms;
     struct deliver_stats st;
 };
 
@@ -523,6 +524,10 @@ static void *deliver_main(void *arg)
         }
         if (d->breaker_until_ms > now && d->breaker_until_ms - now < next) {
             next = d->breaker_until_ms - now;
+        }
+        if (d->o.tick != NULL && now - d->last_tick_ms >= 1000) {
+            d->last_tick_ms = now;
+            d->o.tick(d->o.tick_ctx);
         }
         wait_ms(d, next < 1 ? 1 : next);
     }

@@ -1,0 +1,370 @@
+/*
+ * delivery.c - building running destinations from the configuration
+ * (delivery.h): a sink by type, a dead-letter log under
+ * storage.path/dlq/<name>, and a route callback that sends on the events
+ * of the routes naming the destination.
+ */
+#include "cli/delivery.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/storage.h"
+#include "common/clock.h"
+#include "deliver/deliver.h"
+#include "obs/metrics.h"
+#include "route/filter.h"
+#include "sinks/file.h"
+#include "sinks/http.h"
+#include "sinks/stdout.h"
+
+/* One route as a destination sees it. */
+struct serve_route {
+    const struct cfg_route *cfg;
+    struct route_filter *filter; /* NULL: every event of its sources */
+};
+
+struct serve_dest {
+    const struct cfg_destination *cfg;
+    struct sink *sink;
+    struct log *dlq;
+    struct serve_route *routes;
+    size_t route_count;
+    struct route_scratch *scratch; /* the destination's thread only */
+    struct deliver_dest *running;
+};
+
+struct serve_delivery {
+    struct serve_dest *dests;
+    size_t count;
+};
+
+static int compile_filter(const char *cmd, const struct tw_config *c,
+                          const struct cfg_route *r, struct route_filter **out)
+{
+    struct route_error err;
+
+    *out = NULL;
+    if (r->where == NULL) {
+        return 0;
+    }
+    if (route_filter_compile(r->where, strlen(r->where), NULL, out, &err) ==
+        0) {
+        return 0;
+    }
+    fprintf(stderr, "%s:%d:%u: route filter: %s\n", c->file,
+            r->where_line + (int)err.line - (err.line > 0 ? 1 : 0), err.column,
+            err.message);
+    (void)cmd;
+    return TW_EINVAL;
+}
+
+int delivery_check(const char *cmd, const struct tw_config *c)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < c->route_count; i++) {
+        struct route_filter *f;
+
+        if (compile_filter(cmd, c, &c->routes[i], &f) != 0) {
+            rc = TW_EINVAL;
+        }
+        route_filter_free(f);
+    }
+    return rc;
+}
+
+static bool names(char **list, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(list[i], name) == 0 || strcmp(list[i], "*") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool source_is(struct tw_json event, char **from, size_t count)
+{
+    struct tw_json ctx;
+    struct tw_json tw;
+    struct tw_json src;
+    char name[128];
+    size_t len;
+    const char *text;
+
+    if (names(from, count, "*")) {
+        return true;
+    }
+    if (tw_json_type(event) != TW_JSON_OBJECT ||
+        !tw_json_get(event, "context", &ctx) ||
+        tw_json_type(ctx) != TW_JSON_OBJECT ||
+        !tw_json_get(ctx, "trackway", &tw) ||
+        tw_json_type(tw) != TW_JSON_OBJECT ||
+        !tw_json_get(tw, "source", &src) ||
+        tw_json_type(src) != TW_JSON_STRING) {
+        return false;
+    }
+    text = tw_json_string(src, &len);
+    snprintf(name, sizeof(name), "%.*s", (int)len, text);
+    return names(from, count, name);
+}
+
+/* The destination's route: any of its routes lets the event through. */
+static int route_cb(void *ctx, struct tw_json event, struct tw_buf *out)
+{
+    struct serve_dest *d = ctx;
+
+    (void)out;
+    for (size_t i = 0; i < d->route_count; i++) {
+        const struct serve_route *r = &d->routes[i];
+
+        if (source_is(event, r->cfg->from, r->cfg->from_count) &&
+            (r->filter == NULL ||
+             route_filter_match(r->filter, event, d->scratch))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int make_sink(const struct tw_config *c, const struct cfg_destination *d,
+                     struct sink **out)
+{
+    if (d->type == CFG_DEST_FILE) {
+        struct sink_file_options o;
+        sink_file_options_init(&o, d->path);
+        o.max_bytes = d->rotate_max_bytes;
+        o.max_age_ms = d->rotate_max_age_ms;
+        o.compression = d->compress ? SINK_FILE_COMPRESSION_ZSTD
+                                    : SINK_FILE_COMPRESSION_NONE;
+        return sink_file_new(&o, d->name, out);
+    }
+    if (d->type == CFG_DEST_STDOUT) {
+        struct sink_stdout_options o;
+        sink_stdout_options_init(&o);
+        return sink_stdout_new(&o, d->name, out);
+    }
+    struct sink_http_options o;
+    struct sink_http_header headers[64];
+    size_t n = d->header_count < 64 ? d->header_count : 64;
+
+    (void)c;
+    sink_http_options_init(&o);
+    for (size_t i = 0; i < n; i++) {
+        headers[i] =
+            (struct sink_http_header){d->headers[i].name, d->headers[i].value};
+    }
+    o.url = d->url;
+    o.headers = headers;
+    o.header_count = n;
+    o.gzip = d->gzip;
+    o.format = d->ndjson ? SINK_HTTP_NDJSON : SINK_HTTP_JSON_BATCH;
+    o.timeout_ms = (unsigned)d->timeout_ms;
+    o.max_in_flight = d->max_in_flight;
+    if (d->retryable_count > 0) {
+        o.retryable = d->retryable;
+        o.retryable_count = d->retryable_count;
+    }
+    return sink_http_new(&o, d->name, out);
+}
+
+static int routes_of(const char *cmd, const struct tw_config *c,
+                     struct serve_dest *sd)
+{
+    sd->routes = calloc(c->route_count + 1, sizeof(*sd->routes));
+    if (sd->routes == NULL) {
+        return tw_err_set(TW_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c->route_count; i++) {
+        const struct cfg_route *r = &c->routes[i];
+        bool to_me = false;
+
+        for (size_t k = 0; k < r->to_count; k++) {
+            to_me = to_me || strcmp(r->to[k], sd->cfg->name) == 0;
+        }
+        if (!to_me) {
+            continue;
+        }
+        sd->routes[sd->route_count].cfg = r;
+        if (compile_filter(cmd, c, r, &sd->routes[sd->route_count].filter) !=
+            0) {
+            return TW_EINVAL;
+        }
+        sd->route_count++;
+    }
+    return route_scratch_new(&sd->scratch);
+}
+
+static void file_tick_cb(void *ctx)
+{
+    /* A failed rotation is counted and logged by the sink itself. */
+    (void)sink_file_tick(ctx);
+}
+
+static int dest_start(const char *cmd, const struct tw_config *c,
+                      struct log *events, struct serve_dest *sd)
+{
+    const struct cfg_destination *d = sd->cfg;
+    struct deliver_options o;
+    char dlq[256];
+    int rc;
+
+    snprintf(dlq, sizeof(dlq), "%s/%s", CLI_DLQ_DIR, d->name);
+    rc = routes_of(cmd, c, sd);
+    if (rc == 0) {
+        rc = cli_log_open(cmd, c, dlq, 1, false, &sd->dlq);
+    }
+    if (rc == 0 && (rc = make_sink(c, d, &sd->sink)) != 0) {
+        fprintf(stderr, "trackway %s: destination %s: %s\n", cmd, d->name,
+                tw_err_message());
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    deliver_options_init(&o);
+    o.name = d->name;
+    o.events = events;
+    o.dlq = sd->dlq;
+    o.sink = sd->sink;
+    o.route = route_cb;
+    o.route_ctx = sd;
+    o.batch_max_events = d->batch_max_events;
+    o.batch_max_bytes = d->batch_max_bytes;
+    o.batch_max_wait_ms = d->batch_max_wait_ms;
+    o.max_attempts = d->max_attempts;
+    o.backoff_min_ms = d->backoff_min_ms;
+    o.backoff_max_ms = d->backoff_max_ms;
+    o.breaker_failures = d->breaker_failures;
+    o.breaker_open_ms = d->breaker_open_ms;
+    o.start_at_end = d->start_at_end;
+    if (d->type == CFG_DEST_FILE) {
+        o.tick = file_tick_cb;
+        o.tick_ctx = sd->sink;
+    }
+    rc = deliver_dest_start(&o, &sd->running);
+    if (rc != 0) {
+        fprintf(stderr, "trackway %s: destination %s: %s\n", cmd, d->name,
+                tw_err_message());
+        return rc;
+    }
+    if (d->paused) {
+        deliver_dest_pause(sd->running, true);
+    }
+    return 0;
+}
+
+int delivery_start(const char *cmd, const struct tw_config *c,
+                   struct log *events, struct serve_delivery **out)
+{
+    struct serve_delivery *d = calloc(1, sizeof(*d));
+    int rc = 0;
+
+    if (d == NULL || (d->dests = calloc(c->destination_count + 1,
+                                        sizeof(*d->dests))) == NULL) {
+        free(d);
+        return tw_err_set(TW_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c->destination_count && rc == 0; i++) {
+        d->dests[i].cfg = &c->destinations[i];
+        d->count = i + 1;
+        rc = dest_start(cmd, c, events, &d->dests[i]);
+    }
+    if (rc != 0) {
+        delivery_stop(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void delivery_stop(struct serve_delivery *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < d->count; i++) {
+        struct serve_dest *sd = &d->dests[i];
+
+        deliver_dest_stop(sd->running);
+        sink_destroy(sd->sink);
+        if (sd->dlq != NULL) {
+            log_close(sd->dlq);
+        }
+        for (size_t k = 0; k < sd->route_count; k++) {
+            route_filter_free(sd->routes[k].filter);
+        }
+        free(sd->routes);
+        route_scratch_free(sd->scratch);
+    }
+    free(d->dests);
+    free(d);
+}
+
+struct dest_family {
+    const char *name;
+    const char *type;
+    const char *help;
+    size_t field;
+};
+
+static const struct dest_family dest_families[] = {
+    {"trackway_dest_events_delivered_total", "counter",
+     "Events the destination acknowledged.",
+     offsetof(struct deliver_stats, events_delivered)},
+    {"trackway_dest_events_skipped_total", "counter",
+     "Events its routes did not send on.",
+     offsetof(struct deliver_stats, events_skipped)},
+    {"trackway_dest_events_dead_total", "counter",
+     "Events sent to its dead-letter log (trackway trace, the DLQ).",
+     offsetof(struct deliver_stats, events_dead)},
+    {"trackway_dest_batches_retried_total", "counter",
+     "Batches sent again after a failure.",
+     offsetof(struct deliver_stats, batches_retried)},
+    {"trackway_dest_breaker_opened_total", "counter",
+     "Times the circuit breaker opened: the destination kept failing.",
+     offsetof(struct deliver_stats, breaker_opened)},
+    {"trackway_dest_lag_events", "gauge",
+     "Events stored but not yet delivered (or dead-lettered).",
+     offsetof(struct deliver_stats, lag)},
+};
+
+void delivery_metrics(void *ctx, struct tw_buf *out)
+{
+    struct serve_delivery *d = ctx;
+    struct deliver_stats *st;
+    char labels[160];
+
+    if (d == NULL || d->count == 0) {
+        return;
+    }
+    st = calloc(d->count, sizeof(*st));
+    if (st == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < d->count; i++) {
+        deliver_dest_stats(d->dests[i].running, &st[i]);
+    }
+    for (size_t f = 0; f < sizeof(dest_families) / sizeof(dest_families[0]);
+         f++) {
+        obs_metric_family(out, dest_families[f].name, dest_families[f].type,
+                          dest_families[f].help);
+        for (size_t i = 0; i < d->count; i++) {
+            snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                     d->dests[i].cfg->name);
+            obs_metric_u64(out, dest_families[f].name, labels,
+                           *(const uint64_t *)((const char *)&st[i] +
+                                               dest_families[f].field));
+        }
+    }
+    obs_metric_family(out, "trackway_dest_breaker_open", "gauge",
+                      "1 while the circuit breaker holds batches back.");
+    for (size_t i = 0; i < d->count; i++) {
+        snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                 d->dests[i].cfg->name);
+        obs_metric_u64(out, "trackway_dest_breaker_open", labels,
+                       st[i].breaker_open);
+    }
+    free(st);
+}
