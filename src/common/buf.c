@@ -1,6 +1,7 @@
 /* buf.c - the growable byte buffer of buf.h. */
 #include "common/buf.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,15 @@ void tw_buf_append(struct tw_buf *buf, const void *bytes, size_t len)
     }
     buf->len += len;
     buf->data[buf->len] = '\0';
+}
+
+void tw_buf_truncate(struct tw_buf *buf, size_t len)
+{
+    assert(len <= buf->len);
+    buf->len = len;
+    if (buf->data != NULL) {
+        buf->data[len] = '\0';
+    }
 }
 
 void tw_buf_puts(struct tw_buf *buf, const char *text)

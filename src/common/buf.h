@@ -30,6 +30,13 @@ void tw_buf_reset(struct tw_buf *buf);
 void tw_buf_append(struct tw_buf *buf, const void *bytes, size_t len);
 
 /*
+ * Cuts the bytes back to the first len (len <= buf->len), so a writer can
+ * take back what it wrote speculatively: an object that turned out empty,
+ * a value replaced by its hash. A failure already recorded stays.
+ */
+void tw_buf_truncate(struct tw_buf *buf, size_t len);
+
+/*
  * One byte. JSON output calls this for every quote, comma and colon, so
  * the case with room to spare is inline; the rest is tw_buf_append's.
  */

@@ -132,6 +132,13 @@ bool tw_json_get(struct tw_json object, const char *key, struct tw_json *value);
 bool tw_json_equal(struct tw_json a, struct tw_json b);
 
 /*
+ * Whether len bytes at text are valid UTF-8 (simdjson's validator), for
+ * text that reaches JSON output without passing through the parser, such
+ * as the field names of a configuration.
+ */
+bool tw_json_utf8_valid(const char *text, size_t len);
+
+/*
  * Writes value as compact JSON text into buf (cap bytes, always
  * NUL-terminated when cap > 0) and returns the length the whole text
  * needs, like snprintf: a result >= cap means the text was cut. Integers

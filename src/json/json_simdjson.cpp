@@ -524,6 +524,11 @@ bool tw_json_object_get(struct tw_json obj, const char *key, size_t key_len,
     return true;
 }
 
+bool tw_json_utf8_valid(const char *text, size_t len)
+{
+    return simdjson::validate_utf8(text, len);
+}
+
 bool tw_json_get(struct tw_json obj, const char *key, struct tw_json *value)
 {
     return tw_json_object_get(obj, key, std::strlen(key), value);
