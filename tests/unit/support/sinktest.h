@@ -1,0 +1,84 @@
+/*
+ * sinktest.h - shared steps of the sink tests: a clock the test moves by
+ * hand, a completion that records its result, and reading back every
+ * file a file sink wrote, decompressing the zstd ones.
+ */
+#ifndef TW_TEST_SINKTEST_H
+#define TW_TEST_SINKTEST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sinks/sink.h"
+
+/* A clock for sink_file_options.clock_ms: time moves when the test says. */
+struct sinktest_clock {
+    _Atomic int64_t now_ms;
+};
+
+int64_t sinktest_clock_cb(void *ctx);
+
+/* A sink_done_cb whose ctx is a struct sinktest_done. */
+struct sinktest_done {
+    int calls;
+    struct sink_result result;
+};
+
+void sinktest_done_cb(void *ctx, const struct sink_result *result);
+
+/*
+ * Sends batch and returns its result, failing the test unless send
+ * accepted it and done ran exactly once before send returned.
+ */
+struct sink_result sinktest_send(struct sink *sink,
+                                 const struct sink_batch *batch);
+
+/* sinktest_send, failing the test unless the outcome is SINK_OK. */
+void sinktest_send_ok(struct sink *sink, const struct sink_batch *batch);
+
+enum sinktest_kind {
+    SINKTEST_ACTIVE = 0,
+    SINKTEST_PLAIN = 1,
+    SINKTEST_ZST = 2,
+};
+
+/* One file of a file sink, with its bytes (decompressed for zstd). */
+struct sinktest_file {
+    char name[256];
+    enum sinktest_kind kind;
+    uint64_t seq;
+    char *data; /* owned, NUL-terminated */
+    size_t len;
+};
+
+struct sinktest_files {
+    struct sinktest_file *items;
+    size_t count;
+    char *all; /* every file's bytes, in name order; owned */
+    size_t all_len;
+    size_t temporaries; /* .tmp files seen (and not read) */
+};
+
+/*
+ * Reads every file of prefix in dir in name order into out, failing the
+ * test on a name it does not expect, a zstd file that is not exactly one
+ * frame with its content size, or a file it cannot read.
+ */
+void sinktest_files_read(const char *dir, const char *prefix,
+                         struct sinktest_files *out);
+void sinktest_files_free(struct sinktest_files *files);
+
+/* Fails the test unless the files are sorted by sequence, at most one is
+ * active and it is the last. */
+void sinktest_files_check_order(const struct sinktest_files *files);
+
+/* A whole file's bytes (at most 64 MiB), NUL-terminated; *len its size. */
+char *sinktest_read_file(const char *path, size_t *len);
+void sinktest_write_file(const char *path, const void *data, size_t len);
+void sinktest_append_file(const char *path, const void *data, size_t len);
+uint64_t sinktest_file_size(const char *path);
+bool sinktest_exists(const char *path);
+
+#endif
