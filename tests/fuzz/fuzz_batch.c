@@ -34,7 +34,6 @@
 #define FUZZ_REENCODE_MAX_RECORDS 1024u
 #define FUZZ_REENCODE_MAX_BYTES (1u << 20)
 
-
 /* What one decoding pass keeps: scratch space and the records it found. */
 struct fuzz_decode {
     uint8_t *scratch; /* decompression space, reused across passes */

@@ -25,7 +25,6 @@
 
 #define FUZZ_MAX_BYTES (1u << 20)
 
-
 /* A growable output buffer with a ceiling; full means "stop writing". */
 struct fuzz_out {
     char *buf;

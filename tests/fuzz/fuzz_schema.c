@@ -30,7 +30,6 @@
 
 #define FUZZ_REMOTE "https://fuzz.example/remote.json"
 
-
 static void fuzz_check_result(const struct tw_schema_result *r)
 {
     FUZZ_CHECK(r->valid == (r->total == 0));

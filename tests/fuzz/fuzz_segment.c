@@ -48,7 +48,6 @@
 /* Index entries whose searches are checked, per index. */
 #define FUZZ_QUERY_ENTRIES 32u
 
-
 /* A batch the scan reported. */
 struct fuzz_batch {
     uint64_t position;
