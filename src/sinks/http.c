@@ -1,0 +1,1185 @@
+/*
+ * http.c - the HTTP webhook sink: bodies and headers built in send(), one
+ * libcurl multi handle driven by one worker thread, answers judged into
+ * outcomes (http_answer.h).
+ *
+ *   send(), any thread                     worker thread
+ *   ------------------                     -------------
+ *   reserve a slot (in_flight, TW_EFULL)
+ *   build body (+gzip), easy handle
+ *   queue on pending ──── wakeup ────────► move pending into the multi
+ *                                          curl_multi_perform
+ *                                          each finished transfer:
+ *                                            judge the answer, count, log
+ *                                            free it, release its slot
+ *                                            done(ctx, result)
+ *                                          curl_multi_poll (wakeup, curl's
+ *                                            sockets and timers end it)
+ *
+ * The slot is taken before anything is allocated and given back before
+ * done runs, so at most max_in_flight bodies exist at once and a done
+ * that sends the next batch finds a free slot. Everything under the lock
+ * is short: pushing or taking the pending queue and the slot count.
+ * Only the worker touches the multi handle and transfers once queued;
+ * curl_multi_wakeup is the one call made on the multi from other threads,
+ * which libcurl allows.
+ */
+#include "sinks/http.h"
+
+#include <assert.h>
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+#include "common/clock.h"
+#include "obs/logging.h"
+#include "obs/ratelimit.h"
+#include "sinks/http_answer.h"
+
+#define SINK_HTTP_WARN_INTERVAL_MS 10000
+/* The worker wakes at least this often when idle; curl's timers, its
+ * sockets and curl_multi_wakeup wake it sooner. */
+#define SINK_HTTP_POLL_MS 1000
+#define SINK_HTTP_LOG_URL_MAX 256
+#define SINK_HTTP_KEY_PREFIX "Idempotency-Key: "
+
+static const char sink_http_batch_open[] = "{\"batch\":[";
+static const char sink_http_batch_close[] = "]}";
+static const char sink_http_cancelled[] =
+    "cancelled: the sink was destroyed before the destination answered";
+
+static const uint32_t sink_http_default_retryable[] = {408, 425, 429, 500,
+                                                       502, 503, 504};
+
+/* Headers the sink writes itself, or that would break the framing. */
+static const char *const sink_http_reserved_headers[] = {
+    "Content-Type",     "Content-Length",
+    "Content-Encoding", "Transfer-Encoding",
+    "Idempotency-Key",  "Expect",
+    "Connection",       "Host",
+};
+
+struct sink_http_counters {
+    _Atomic uint64_t batches_sent;
+    _Atomic uint64_t batches_ok;
+    _Atomic uint64_t batches_retry;
+    _Atomic uint64_t batches_rejected;
+    _Atomic uint64_t events_ok;
+    _Atomic uint64_t bytes_out;
+    _Atomic uint64_t send_ns_total;
+    _Atomic uint64_t responses[6];
+    _Atomic uint64_t network_errors;
+    _Atomic uint64_t timeouts;
+    _Atomic uint64_t connections_made;
+    _Atomic uint64_t sends_full;
+    _Atomic uint64_t sends_refused;
+    _Atomic uint64_t batches_cancelled;
+    _Atomic uint64_t batches_too_large;
+    _Atomic uint64_t answer_bytes;
+};
+
+/* One batch's request, from send() until just before its done runs. */
+struct sink_http_transfer {
+    CURL *easy;
+    /* The batch's own header, chained in front of the sink's shared list
+     * (libcurl only reads the list), so no list is copied per batch. */
+    struct curl_slist key_header;
+    char key_line[sizeof(SINK_HTTP_KEY_PREFIX) + SINK_HTTP_MAX_KEY_BYTES];
+    char *body; /* owned; what is sent, gzip'd when the sink gzips */
+    size_t body_len;
+    size_t events;
+    unsigned attempt;
+    char answer[SINK_HTTP_ANSWER_KEEP_BYTES]; /* the answer body's start */
+    size_t answer_len;
+    uint64_t answer_total;
+    char error[CURL_ERROR_SIZE];
+    sink_done_cb done;
+    void *ctx;
+    uint64_t started_ns;
+    struct sink_http_transfer *prev; /* pending queue or active list */
+    struct sink_http_transfer *next;
+};
+
+struct sink_http {
+    struct sink base;
+    char *name;
+    char *url;
+    char log_url[SINK_HTTP_LOG_URL_MAX]; /* no credentials, no query */
+    char *user_agent;
+    struct curl_slist *headers; /* shared by every request */
+    bool gzip;
+    enum sink_http_format format;
+    long timeout_ms;
+    long connect_timeout_ms;
+    unsigned max_in_flight;
+    size_t max_body_bytes;
+    struct sink_http_statuses retryable;
+    bool curl_initialised;
+
+    CURLM *multi;
+    pthread_t worker;
+    bool worker_started;
+
+    pthread_mutex_t lock;
+    struct sink_http_transfer *pending; /* lock: FIFO, oldest first */
+    struct sink_http_transfer *pending_tail;
+    unsigned in_flight; /* lock: accepted batches whose done has not run */
+    bool stopping;      /* lock */
+
+    struct sink_http_transfer *active; /* worker only: in the multi */
+
+    struct sink_http_counters counters;
+    struct obs_ratelimit warn_network;
+    struct obs_ratelimit warn_retry;
+    struct obs_ratelimit warn_rejected;
+};
+
+static const struct sink_ops sink_http_ops;
+
+static void sink_http_count(_Atomic uint64_t *counter, uint64_t n)
+{
+    atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+static uint64_t sink_http_read(_Atomic uint64_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------ options -- */
+
+void sink_http_options_init(struct sink_http_options *opts)
+{
+    *opts = (struct sink_http_options){
+        .format = SINK_HTTP_JSON_BATCH,
+        .timeout_ms = 30000,
+        .connect_timeout_ms = 5000,
+        .max_in_flight = 4,
+        .max_body_bytes = 16u * 1024u * 1024u,
+        .user_agent = "trackway-http-sink",
+    };
+}
+
+/* RFC 9110 token characters, which is what a field name is made of. */
+static bool sink_http_is_token(const char *text)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+
+    if (*text == '\0') {
+        return false;
+    }
+    for (const char *p = text; *p != '\0'; p++) {
+        bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9');
+
+        if (!alnum && strchr(extra, *p) == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A field value may hold tabs and visible bytes, never CR, LF or NUL. */
+static bool sink_http_is_field_value(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0';
+         p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int sink_http_check_header(const struct sink_http_header *h, size_t i)
+{
+    size_t n = sizeof(sink_http_reserved_headers) /
+               sizeof(sink_http_reserved_headers[0]);
+
+    if (h->name == NULL || h->value == NULL || !sink_http_is_token(h->name)) {
+        return tw_err_set(TW_EINVAL,
+                          "http sink: header %zu needs a name of letters, "
+                          "digits and !#$%%&'*+-.^_`|~ and a value",
+                          i + 1);
+    }
+    if (!sink_http_is_field_value(h->value)) {
+        return tw_err_set(TW_EINVAL,
+                          "http sink: header %s has a control character "
+                          "(CR, LF, ...) in its value",
+                          h->name);
+    }
+    for (size_t r = 0; r < n; r++) {
+        if (strcasecmp(h->name, sink_http_reserved_headers[r]) == 0) {
+            return tw_err_set(TW_EINVAL,
+                              "http sink: header %s is set by the sink "
+                              "itself and cannot be configured",
+                              h->name);
+        }
+    }
+    return 0;
+}
+
+static int sink_http_check_options(const struct sink_http_options *o)
+{
+    if (o->url == NULL || o->url[0] == '\0') {
+        return tw_err_set(TW_EINVAL, "http sink: a url is needed");
+    }
+    if (o->header_count > SINK_HTTP_MAX_HEADERS ||
+        (o->header_count > 0 && o->headers == NULL)) {
+        return tw_err_set(TW_EINVAL, "http sink: at most %d headers",
+                          SINK_HTTP_MAX_HEADERS);
+    }
+    for (size_t i = 0; i < o->header_count; i++) {
+        int rc = sink_http_check_header(&o->headers[i], i);
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (o->format != SINK_HTTP_JSON_BATCH && o->format != SINK_HTTP_NDJSON) {
+        return tw_err_set(TW_EINVAL, "http sink: unknown body format %d",
+                          (int)o->format);
+    }
+    if (o->timeout_ms == 0 || o->connect_timeout_ms == 0 ||
+        o->timeout_ms > INT32_MAX || o->connect_timeout_ms > INT32_MAX) {
+        return tw_err_set(TW_EINVAL,
+                          "http sink: timeout_ms and connect_timeout_ms must "
+                          "be 1 or more");
+    }
+    if (o->max_in_flight == 0 || o->max_in_flight > SINK_HTTP_MAX_IN_FLIGHT) {
+        return tw_err_set(TW_EINVAL,
+                          "http sink: max_in_flight must be 1 ... %d, not %u",
+                          SINK_HTTP_MAX_IN_FLIGHT, o->max_in_flight);
+    }
+    if (o->max_body_bytes == 0 ||
+        o->max_body_bytes > SINK_HTTP_MAX_BODY_BYTES) {
+        return tw_err_set(TW_EINVAL,
+                          "http sink: max_body_bytes must be 1 ... %u",
+                          SINK_HTTP_MAX_BODY_BYTES);
+    }
+    for (size_t i = 0; o->retryable != NULL && i < o->retryable_count; i++) {
+        if (o->retryable[i] < SINK_HTTP_RETRYABLE_MIN ||
+            o->retryable[i] > SINK_HTTP_RETRYABLE_MAX) {
+            return tw_err_set(TW_EINVAL,
+                              "http sink: retryable status %u is not a 4xx "
+                              "or 5xx status (2xx is always success)",
+                              o->retryable[i]);
+        }
+    }
+    if (o->user_agent != NULL && !sink_http_is_field_value(o->user_agent)) {
+        return tw_err_set(TW_EINVAL,
+                          "http sink: user_agent has a control character");
+    }
+    return 0;
+}
+
+/*
+ * Checks the URL with libcurl's own parser (so what is accepted here is
+ * what a request will use) and keeps a form safe to log: scheme, host,
+ * port and path, without user, password or query, which may hold tokens.
+ */
+static int sink_http_parse_url(struct sink_http *s, const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    char *host = NULL;
+    char *port = NULL;
+    char *path = NULL;
+    CURLUcode uc;
+    int rc = 0;
+
+    if (u == NULL) {
+        return tw_err_set(TW_ENOMEM, "http sink: out of memory");
+    }
+    uc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (uc == CURLUE_OK) {
+        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    }
+    if (uc == CURLUE_OK) {
+        uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    }
+    if (uc != CURLUE_OK) {
+        rc = tw_err_set(TW_EINVAL, "http sink: url %s: %s", url,
+                        curl_url_strerror(uc));
+        goto free_parts;
+    }
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+        rc = tw_err_set(TW_EINVAL,
+                        "http sink: url %s: the scheme must be http or https",
+                        url);
+        goto free_parts;
+    }
+    (void)curl_url_get(u, CURLUPART_PORT, &port, 0);
+    (void)curl_url_get(u, CURLUPART_PATH, &path, 0);
+    snprintf(s->log_url, sizeof(s->log_url), "%s://%s%s%s%s", scheme, host,
+             port != NULL ? ":" : "", port != NULL ? port : "",
+             path != NULL ? path : "/");
+
+free_parts:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* Appends "Name: value" to s->headers ("Name;" sends an empty value). */
+static int sink_http_add_header(struct sink_http *s, const char *name,
+                                const char *value)
+{
+    struct curl_slist *grown;
+    char *line;
+
+    if (asprintf(&line, "%s%s%s", name, value[0] == '\0' ? ";" : ": ", value) <
+        0) {
+        return tw_err_set(TW_ENOMEM, "http sink: out of memory");
+    }
+    grown = curl_slist_append(s->headers, line);
+    free(line);
+    if (grown == NULL) {
+        return tw_err_set(TW_ENOMEM, "http sink: out of memory");
+    }
+    s->headers = grown;
+    return 0;
+}
+
+static int sink_http_build_headers(struct sink_http *s,
+                                   const struct sink_http_options *o)
+{
+    int rc = sink_http_add_header(s, "Content-Type",
+                                  o->format == SINK_HTTP_NDJSON
+                                      ? "application/x-ndjson"
+                                      : "application/json");
+
+    if (rc == 0 && o->gzip) {
+        rc = sink_http_add_header(s, "Content-Encoding", "gzip");
+    }
+    /* "Expect:" with nothing after it stops libcurl from waiting for a
+     * 100 Continue before large bodies: one round trip less per batch. */
+    if (rc == 0) {
+        struct curl_slist *grown = curl_slist_append(s->headers, "Expect:");
+
+        rc = grown != NULL ? 0 : tw_err_set(TW_ENOMEM, "out of memory");
+        s->headers = grown != NULL ? grown : s->headers;
+    }
+    for (size_t i = 0; rc == 0 && i < o->header_count; i++) {
+        rc = sink_http_add_header(s, o->headers[i].name, o->headers[i].value);
+    }
+    return rc;
+}
+
+/* --------------------------------------------------------------- body -- */
+
+/* The body's size in *size; false when it would pass max_body_bytes. */
+static bool sink_http_body_fits(const struct sink_http *s,
+                                const struct sink_batch *batch, size_t *size)
+{
+    size_t total = s->format == SINK_HTTP_NDJSON
+                       ? 0
+                       : sizeof(sink_http_batch_open) - 1 +
+                             sizeof(sink_http_batch_close) - 1;
+
+    for (size_t i = 0; i < batch->count; i++) {
+        size_t one = batch->events[i].data_len + 1; /* ',' or '\n' */
+
+        if (one > s->max_body_bytes || total > s->max_body_bytes - one) {
+            return false;
+        }
+        total += one;
+    }
+    *size = total;
+    return true;
+}
+
+static int sink_http_build_body(const struct sink_http *s,
+                                const struct sink_batch *batch, size_t size,
+                                struct sink_http_transfer *t)
+{
+    char *p;
+
+    t->body = malloc(size);
+    if (t->body == NULL) {
+        return tw_err_set(TW_ENOMEM,
+                          "http sink %s: no memory for a body of "
+                          "%zu bytes",
+                          s->name, size);
+    }
+    p = t->body;
+    if (s->format == SINK_HTTP_JSON_BATCH) {
+        memcpy(p, sink_http_batch_open, sizeof(sink_http_batch_open) - 1);
+        p += sizeof(sink_http_batch_open) - 1;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        const struct sink_event *e = &batch->events[i];
+
+        if (i > 0 && s->format == SINK_HTTP_JSON_BATCH) {
+            *p++ = ',';
+        }
+        memcpy(p, e->data, e->data_len);
+        p += e->data_len;
+        if (s->format == SINK_HTTP_NDJSON) {
+            *p++ = '\n';
+        }
+    }
+    if (s->format == SINK_HTTP_JSON_BATCH) {
+        memcpy(p, sink_http_batch_close, sizeof(sink_http_batch_close) - 1);
+        p += sizeof(sink_http_batch_close) - 1;
+    }
+    t->body_len = (size_t)(p - t->body);
+    return 0;
+}
+
+/* Replaces the transfer's body with its gzip form. */
+static int sink_http_gzip(const struct sink_http *s,
+                          struct sink_http_transfer *t)
+{
+    z_stream zs;
+    size_t bound;
+    char *out;
+    int zrc;
+
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
+        return tw_err_set(TW_ENOMEM, "http sink %s: cannot start gzip",
+                          s->name);
+    }
+    bound = deflateBound(&zs, (uLong)t->body_len);
+    out = malloc(bound);
+    if (out == NULL) {
+        deflateEnd(&zs);
+        return tw_err_set(TW_ENOMEM,
+                          "http sink %s: no memory to gzip %zu "
+                          "bytes",
+                          s->name, t->body_len);
+    }
+    zs.next_in = (Bytef *)t->body;
+    zs.avail_in = (uInt)t->body_len;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)bound;
+    zrc = deflate(&zs, Z_FINISH);
+    deflateEnd(&zs);
+    if (zrc != Z_STREAM_END) {
+        free(out);
+        return tw_err_set(TW_ENOMEM, "http sink %s: gzip failed (%d)", s->name,
+                          zrc);
+    }
+    free(t->body);
+    t->body = out;
+    t->body_len = bound - zs.avail_out;
+    return 0;
+}
+
+/* ---------------------------------------------------------- transfers -- */
+
+static size_t sink_http_answer_cb(char *data, size_t size, size_t n, void *arg)
+{
+    struct sink_http_transfer *t = arg;
+    size_t len = size * n;
+    size_t room = sizeof(t->answer) - t->answer_len;
+
+    memcpy(t->answer + t->answer_len, data, len < room ? len : room);
+    t->answer_len += len < room ? len : room;
+    t->answer_total += len;
+    return len;
+}
+
+static bool sink_http_key_ok(const char *key)
+{
+    size_t len = 0;
+
+    if (key == NULL) {
+        return false;
+    }
+    for (const unsigned char *p = (const unsigned char *)key; *p != '\0';
+         p++, len++) {
+        if (*p <= 0x20 || *p >= 0x7f || len == SINK_HTTP_MAX_KEY_BYTES) {
+            return false;
+        }
+    }
+    return len > 0;
+}
+
+static void sink_http_transfer_free(struct sink_http_transfer *t)
+{
+    if (t->easy != NULL) {
+        curl_easy_cleanup(t->easy);
+    }
+    free(t->body);
+    free(t);
+}
+
+static int sink_http_easy_setup(const struct sink_http *s,
+                                struct sink_http_transfer *t)
+{
+    CURL *e = curl_easy_init();
+    CURLcode rc;
+
+    if (e == NULL) {
+        return tw_err_set(TW_ENOMEM, "http sink %s: cannot make a request",
+                          s->name);
+    }
+    t->easy = e;
+    rc = curl_easy_setopt(e, CURLOPT_URL, s->url);
+    if (rc == CURLE_OK) {
+        rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    }
+    /* Proxies from the environment (http_proxy, ...) are not used: a
+     * destination is reached as configured, or not at all. */
+    if (rc == CURLE_OK) {
+        rc = curl_easy_setopt(e, CURLOPT_PROXY, "");
+    }
+    if (rc == CURLE_OK && s->user_agent != NULL) {
+        rc = curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
+    }
+    if (rc != CURLE_OK) {
+        return tw_err_set(TW_ENOMEM, "http sink %s: %s", s->name,
+                          curl_easy_strerror(rc));
+    }
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, &t->key_header);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_http_answer_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    return 0;
+}
+
+/* Everything a batch needs to go out, built on the sender's thread. */
+static int sink_http_transfer_new(const struct sink_http *s,
+                                  const struct sink_batch *batch,
+                                  struct sink_http_transfer **out)
+{
+    struct sink_http_transfer *t = calloc(1, sizeof(*t));
+    size_t size = 0;
+    int rc;
+
+    if (t == NULL) {
+        return tw_err_set(TW_ENOMEM, "http sink %s: out of memory", s->name);
+    }
+    snprintf(t->key_line, sizeof(t->key_line), "%s%s", SINK_HTTP_KEY_PREFIX,
+             batch->idempotency_key);
+    t->key_header.data = t->key_line;
+    t->key_header.next = s->headers;
+    t->events = batch->count;
+    t->attempt = batch->attempt;
+
+    /* No retry can make the batch smaller, and the runtime only learns
+     * that from an outcome: the worker rejects it, without a request. */
+    if (!sink_http_body_fits(s, batch, &size)) {
+        snprintf(t->error, sizeof(t->error),
+                 "the batch of %zu events is larger than the http sink's "
+                 "max_body_bytes (%zu); raise it or send smaller batches",
+                 batch->count, s->max_body_bytes);
+        *out = t;
+        return 0;
+    }
+    rc = sink_http_build_body(s, batch, size, t);
+    if (rc == 0 && s->gzip) {
+        rc = sink_http_gzip(s, t);
+    }
+    if (rc == 0) {
+        rc = sink_http_easy_setup(s, t);
+    }
+    if (rc != 0) {
+        sink_http_transfer_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* --------------------------------------------------------------- send -- */
+
+static int sink_http_send(struct sink *base, const struct sink_batch *batch,
+                          sink_done_cb done, void *ctx)
+{
+    struct sink_http *s = (struct sink_http *)base;
+    struct sink_http_transfer *t = NULL;
+    int rc;
+
+    if (batch == NULL || done == NULL || batch->count == 0 ||
+        batch->events == NULL || !sink_http_key_ok(batch->idempotency_key)) {
+        sink_http_count(&s->counters.sends_refused, 1);
+        return tw_err_set(TW_EINVAL,
+                          "http sink %s: a batch needs events, a done "
+                          "callback and an idempotency key of 1 to %d "
+                          "visible ASCII characters",
+                          s->name, SINK_HTTP_MAX_KEY_BYTES);
+    }
+
+    pthread_mutex_lock(&s->lock);
+    rc = s->stopping                        ? TW_ECLOSED
+         : s->in_flight >= s->max_in_flight ? TW_EFULL
+                                            : 0;
+    s->in_flight += rc == 0 ? 1 : 0;
+    pthread_mutex_unlock(&s->lock);
+    if (rc == TW_EFULL) {
+        sink_http_count(&s->counters.sends_full, 1);
+        return tw_err_set(TW_EFULL, "http sink %s: %u batches in flight",
+                          s->name, s->max_in_flight);
+    }
+    if (rc != 0) {
+        sink_http_count(&s->counters.sends_refused, 1);
+        return tw_err_set(rc, "http sink %s is shutting down", s->name);
+    }
+
+    rc = sink_http_transfer_new(s, batch, &t);
+    if (rc != 0) {
+        pthread_mutex_lock(&s->lock);
+        s->in_flight--;
+        pthread_mutex_unlock(&s->lock);
+        sink_http_count(&s->counters.sends_refused, 1);
+        return rc;
+    }
+    t->done = done;
+    t->ctx = ctx;
+    t->started_ns = tw_monotonic_ns();
+    sink_http_count(&s->counters.batches_sent, 1);
+
+    pthread_mutex_lock(&s->lock);
+    if (s->pending_tail != NULL) {
+        s->pending_tail->next = t;
+    } else {
+        s->pending = t;
+    }
+    s->pending_tail = t;
+    pthread_mutex_unlock(&s->lock);
+    curl_multi_wakeup(s->multi);
+    return 0;
+}
+
+/* ------------------------------------------------------------ answers -- */
+
+/* "HTTP 404 (redirect to ... not followed): <body>" into r->detail. */
+static void sink_http_describe(const struct sink_http_transfer *t, int status,
+                               const char *location, struct sink_result *r)
+{
+    size_t cap = sizeof(r->detail);
+    int n = snprintf(r->detail, cap, "HTTP %d", status);
+    size_t used = n > 0 && (size_t)n < cap ? (size_t)n : cap - 1;
+    bool cut = false;
+
+    if (location != NULL) {
+        char where[200];
+
+        sink_http_excerpt(where, sizeof(where), location, strlen(location),
+                          NULL);
+        n = snprintf(r->detail + used, cap - used,
+                     " (redirect to %s not followed)", where);
+        used += n > 0 && (size_t)n < cap - used ? (size_t)n : cap - 1 - used;
+    }
+    /* Room for ": ", at least a little of the body, and "...". */
+    if (t->answer_total == 0 || used + 8 > cap) {
+        return;
+    }
+    memcpy(r->detail + used, ": ", 3);
+    used += 2;
+    used += sink_http_excerpt(r->detail + used, cap - used - 3, t->answer,
+                              t->answer_len, &cut);
+    if (cut || t->answer_total > t->answer_len) {
+        memcpy(r->detail + used, "...", 4);
+    }
+}
+
+static void sink_http_judge_status(struct sink_http *s,
+                                   struct sink_http_transfer *t,
+                                   struct sink_result *r)
+{
+    struct curl_header *h = NULL;
+    const char *location = NULL;
+    long status = 0;
+
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    r->status = (int)status;
+    r->outcome = sink_http_outcome(r->status, &s->retryable);
+    sink_http_count(
+        &s->counters
+             .responses[status >= 100 && status <= 599 ? status / 100 : 0],
+        1);
+    if (r->outcome == SINK_OK) {
+        return;
+    }
+    if (r->outcome == SINK_RETRY &&
+        curl_easy_header(t->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) ==
+            CURLHE_OK) {
+        r->retry_after_ms = sink_http_retry_after_ms(h->value, tw_now_ms());
+    }
+    if (status >= 300 && status <= 399 &&
+        curl_easy_header(t->easy, "Location", 0, CURLH_HEADER, -1, &h) ==
+            CURLHE_OK) {
+        location = h->value;
+    }
+    sink_http_describe(t, r->status, location, r);
+}
+
+static void sink_http_judge_error(struct sink_http *s,
+                                  struct sink_http_transfer *t, CURLcode rc,
+                                  struct sink_result *r)
+{
+    r->outcome = SINK_RETRY;
+    r->status = 0;
+    /* libcurl's error buffer names the address and the reason ("Failed
+     * to connect to 127.0.0.1 port 9000 after 0 ms: Connection refused");
+     * its code's text is the fallback. */
+    snprintf(r->detail, sizeof(r->detail), "%s%s",
+             rc == CURLE_OPERATION_TIMEDOUT ? "timed out: " : "",
+             t->error[0] != '\0' ? t->error : curl_easy_strerror(rc));
+    sink_http_count(&s->counters.network_errors, 1);
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        sink_http_count(&s->counters.timeouts, 1);
+    }
+}
+
+/* One line per kind and interval, with how many were not written. */
+static void sink_http_log(struct sink_http *s,
+                          const struct sink_http_transfer *t,
+                          const struct sink_result *r)
+{
+    uint64_t suppressed;
+
+    if (r->outcome == SINK_OK) {
+        return;
+    }
+    if (r->status == 0) {
+        if (obs_ratelimit_allow(&s->warn_network, SINK_HTTP_WARN_INTERVAL_MS,
+                                &suppressed)) {
+            OBS_LOG(OBS_WARN, "sink", "http destination unreachable",
+                    "sink=%s url=%s attempt=%u error=\"%s\" "
+                    "suppressed=%" PRIu64,
+                    s->name, s->log_url, t->attempt, t->error, suppressed);
+        }
+    } else if (r->outcome == SINK_RETRY) {
+        if (obs_ratelimit_allow(&s->warn_retry, SINK_HTTP_WARN_INTERVAL_MS,
+                                &suppressed)) {
+            OBS_LOG(OBS_WARN, "sink", "http destination asked for a retry",
+                    "sink=%s url=%s status=%d retry_after_ms=%" PRId64
+                    " attempt=%u suppressed=%" PRIu64,
+                    s->name, s->log_url, r->status, r->retry_after_ms,
+                    t->attempt, suppressed);
+        }
+    } else if (obs_ratelimit_allow(&s->warn_rejected,
+                                   SINK_HTTP_WARN_INTERVAL_MS, &suppressed)) {
+        OBS_LOG(OBS_WARN, "sink", "http destination rejected a batch",
+                "sink=%s url=%s status=%d events=%zu suppressed=%" PRIu64,
+                s->name, s->log_url, r->status, t->events, suppressed);
+    }
+}
+
+static void sink_http_count_outcome(struct sink_http *s,
+                                    const struct sink_http_transfer *t,
+                                    const struct sink_result *r)
+{
+    curl_off_t uploaded = 0;
+    long connects = 0;
+
+    curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+    sink_http_count(&s->counters.bytes_out, (uint64_t)uploaded);
+    sink_http_count(&s->counters.connections_made, (uint64_t)connects);
+    sink_http_count(&s->counters.answer_bytes, t->answer_total);
+    if (r->outcome == SINK_OK) {
+        sink_http_count(&s->counters.batches_ok, 1);
+        sink_http_count(&s->counters.events_ok, t->events);
+    } else if (r->outcome == SINK_RETRY) {
+        sink_http_count(&s->counters.batches_retry, 1);
+    } else {
+        sink_http_count(&s->counters.batches_rejected, 1);
+    }
+}
+
+static void sink_http_unlink_active(struct sink_http *s,
+                                    struct sink_http_transfer *t)
+{
+    if (t->prev != NULL) {
+        t->prev->next = t->next;
+    } else {
+        s->active = t->next;
+    }
+    if (t->next != NULL) {
+        t->next->prev = t->prev;
+    }
+}
+
+/* Frees the transfer, releases its slot, then tells the runtime. */
+static void sink_http_complete(struct sink_http *s,
+                               struct sink_http_transfer *t,
+                               const struct sink_result *r)
+{
+    sink_done_cb done = t->done;
+    void *ctx = t->ctx;
+
+    sink_http_count(&s->counters.send_ns_total,
+                    tw_monotonic_ns() - t->started_ns);
+    sink_http_transfer_free(t);
+    pthread_mutex_lock(&s->lock);
+    s->in_flight--;
+    pthread_mutex_unlock(&s->lock);
+    done(ctx, r);
+}
+
+static void sink_http_finish(struct sink_http *s, struct sink_http_transfer *t,
+                             CURLcode rc)
+{
+    struct sink_result r = {.retry_after_ms = -1};
+
+    if (rc == CURLE_OK) {
+        sink_http_judge_status(s, t, &r);
+    } else {
+        sink_http_judge_error(s, t, rc, &r);
+    }
+    sink_http_count_outcome(s, t, &r);
+    sink_http_log(s, t, &r);
+    curl_multi_remove_handle(s->multi, t->easy);
+    sink_http_unlink_active(s, t);
+    sink_http_complete(s, t, &r);
+}
+
+/* Ends a batch that never got an answer: a retry, with why. */
+static void sink_http_end_unsent(struct sink_http *s,
+                                 struct sink_http_transfer *t, const char *why)
+{
+    struct sink_result r = {.outcome = SINK_RETRY, .retry_after_ms = -1};
+
+    snprintf(r.detail, sizeof(r.detail), "%s", why);
+    sink_http_count(&s->counters.batches_retry, 1);
+    sink_http_complete(s, t, &r);
+}
+
+/* A batch send() found too large: rejected with the reason, unsent. */
+static void sink_http_reject_unsent(struct sink_http *s,
+                                    struct sink_http_transfer *t)
+{
+    struct sink_result r = {.outcome = SINK_REJECTED, .retry_after_ms = -1};
+
+    snprintf(r.detail, sizeof(r.detail), "%s", t->error);
+    sink_http_count(&s->counters.batches_rejected, 1);
+    sink_http_count(&s->counters.batches_too_large, 1);
+    sink_http_log(s, t, &r);
+    sink_http_complete(s, t, &r);
+}
+
+static void sink_http_cancel(struct sink_http *s, struct sink_http_transfer *t)
+{
+    sink_http_count(&s->counters.batches_cancelled, 1);
+    sink_http_end_unsent(s, t, sink_http_cancelled);
+}
+
+/* ------------------------------------------------------------- worker -- */
+
+/* Moves queued transfers into the multi; returns whether to stop. */
+static bool sink_http_start_pending(struct sink_http *s)
+{
+    struct sink_http_transfer *t;
+    bool stopping;
+
+    pthread_mutex_lock(&s->lock);
+    stopping = s->stopping;
+    t = stopping ? NULL : s->pending;
+    if (!stopping) {
+        s->pending = s->pending_tail = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    while (t != NULL) {
+        struct sink_http_transfer *next = t->next;
+        CURLMcode mc = t->easy != NULL
+                           ? curl_multi_add_handle(s->multi, t->easy)
+                           : CURLM_OK;
+
+        if (t->easy == NULL) {
+            sink_http_reject_unsent(s, t);
+        } else if (mc != CURLM_OK) {
+            char why[160];
+
+            snprintf(why, sizeof(why), "cannot start the request: %s",
+                     curl_multi_strerror(mc));
+            sink_http_end_unsent(s, t, why);
+        } else {
+            t->prev = NULL;
+            t->next = s->active;
+            if (s->active != NULL) {
+                s->active->prev = t;
+            }
+            s->active = t;
+        }
+        t = next;
+    }
+    return stopping;
+}
+
+static void sink_http_reap(struct sink_http *s)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+        CURLcode rc = msg->data.result;
+        char *t = NULL;
+
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+        sink_http_finish(s, (struct sink_http_transfer *)t, rc);
+    }
+}
+
+/* At destroy: whatever has not finished ends as SINK_RETRY. */
+static void sink_http_cancel_all(struct sink_http *s)
+{
+    struct sink_http_transfer *t;
+    uint64_t cancelled = 0;
+
+    while ((t = s->active) != NULL) {
+        curl_multi_remove_handle(s->multi, t->easy);
+        sink_http_unlink_active(s, t);
+        sink_http_cancel(s, t);
+        cancelled++;
+    }
+    pthread_mutex_lock(&s->lock);
+    t = s->pending;
+    s->pending = s->pending_tail = NULL;
+    pthread_mutex_unlock(&s->lock);
+    while (t != NULL) {
+        struct sink_http_transfer *next = t->next;
+
+        if (t->easy == NULL) {
+            sink_http_reject_unsent(s, t);
+        } else {
+            sink_http_cancel(s, t);
+            cancelled++;
+        }
+        t = next;
+    }
+    if (cancelled > 0) {
+        OBS_LOG(OBS_WARN, "sink",
+                "http sink destroyed with batches in flight; they end as "
+                "retries",
+                "sink=%s url=%s cancelled=%" PRIu64, s->name, s->log_url,
+                cancelled);
+    }
+}
+
+static void *sink_http_worker_main(void *arg)
+{
+    struct sink_http *s = arg;
+
+    for (;;) {
+        bool stopping = sink_http_start_pending(s);
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(s->multi, &running);
+
+        if (mc != CURLM_OK) {
+            uint64_t suppressed;
+
+            if (obs_ratelimit_allow(&s->warn_network,
+                                    SINK_HTTP_WARN_INTERVAL_MS, &suppressed)) {
+                OBS_LOG(OBS_ERROR, "sink", "http sink cannot drive requests",
+                        "sink=%s error=\"%s\" suppressed=%" PRIu64, s->name,
+                        curl_multi_strerror(mc), suppressed);
+            }
+        }
+        /* On the way out, answers already in report their real outcome. */
+        sink_http_reap(s);
+        if (stopping) {
+            break;
+        }
+        curl_multi_poll(s->multi, NULL, 0, SINK_HTTP_POLL_MS, NULL);
+    }
+    sink_http_cancel_all(s);
+    return NULL;
+}
+
+/* ------------------------------------------------------ create, free -- */
+
+static void sink_http_free(struct sink_http *s)
+{
+    if (s->multi != NULL) {
+        curl_multi_cleanup(s->multi);
+    }
+    curl_slist_free_all(s->headers);
+    pthread_mutex_destroy(&s->lock);
+    if (s->curl_initialised) {
+        curl_global_cleanup();
+    }
+    free(s->user_agent);
+    free(s->url);
+    free(s->name);
+    free(s);
+}
+
+static int sink_http_copy_options(struct sink_http *s,
+                                  const struct sink_http_options *o,
+                                  const char *name)
+{
+    s->gzip = o->gzip;
+    s->format = o->format;
+    s->timeout_ms = (long)o->timeout_ms;
+    s->connect_timeout_ms = (long)o->connect_timeout_ms;
+    s->max_in_flight = o->max_in_flight;
+    s->max_body_bytes = o->max_body_bytes;
+    const uint32_t *retryable =
+        o->retryable != NULL ? o->retryable : sink_http_default_retryable;
+    size_t count = o->retryable != NULL
+                       ? o->retryable_count
+                       : sizeof(sink_http_default_retryable) /
+                             sizeof(sink_http_default_retryable[0]);
+
+    for (size_t i = 0; i < count; i++) {
+        sink_http_statuses_add(&s->retryable, (int)retryable[i]);
+    }
+    s->name = strdup(name);
+    s->url = strdup(o->url);
+    s->user_agent = o->user_agent != NULL ? strdup(o->user_agent) : NULL;
+    if (s->name == NULL || s->url == NULL ||
+        (o->user_agent != NULL && s->user_agent == NULL)) {
+        return tw_err_set(TW_ENOMEM, "http sink: out of memory");
+    }
+    s->base.ops = &sink_http_ops;
+    s->base.name = s->name;
+    return 0;
+}
+
+static int sink_http_start_worker(struct sink_http *s)
+{
+    int err;
+
+    s->multi = curl_multi_init();
+    if (s->multi == NULL) {
+        return tw_err_set(TW_ENOMEM,
+                          "http sink %s: cannot make a multi "
+                          "handle",
+                          s->name);
+    }
+    /* Keep a connection per possible request, and never open more. */
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->max_in_flight);
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)s->max_in_flight);
+    err = pthread_create(&s->worker, NULL, sink_http_worker_main, s);
+    if (err != 0) {
+        return tw_err_errno(err, "http sink %s: cannot start its thread",
+                            s->name);
+    }
+    pthread_setname_np(s->worker, "tw-sink-http");
+    s->worker_started = true;
+    return 0;
+}
+
+int sink_http_new(const struct sink_http_options *opts, const char *name,
+                  struct sink **out)
+{
+    struct sink_http *s;
+    int rc;
+
+    *out = NULL;
+    if (name == NULL || name[0] == '\0') {
+        return tw_err_set(TW_EINVAL, "http sink: a name is needed");
+    }
+    rc = sink_http_check_options(opts);
+    if (rc != 0) {
+        return rc;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return tw_err_set(TW_ENOMEM, "http sink: out of memory");
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    /* Reference-counted by libcurl, and thread-safe in Debian's build. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        sink_http_free(s);
+        return tw_err_set(TW_EIO, "http sink: cannot start libcurl");
+    }
+    s->curl_initialised = true;
+
+    rc = sink_http_copy_options(s, opts, name);
+    if (rc == 0) {
+        rc = sink_http_parse_url(s, opts->url);
+    }
+    if (rc == 0) {
+        rc = sink_http_build_headers(s, opts);
+    }
+    if (rc == 0) {
+        rc = sink_http_start_worker(s);
+    }
+    if (rc != 0) {
+        sink_http_free(s);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static void sink_http_destroy(struct sink *base)
+{
+    struct sink_http *s = (struct sink_http *)base;
+
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_mutex_unlock(&s->lock);
+    curl_multi_wakeup(s->multi);
+    pthread_join(s->worker, NULL);
+    sink_http_free(s);
+}
+
+/* -------------------------------------------------------------- stats -- */
+
+static void sink_http_fill_stats(struct sink_http *s, struct sink_stats *st)
+{
+    struct sink_http_counters *c = &s->counters;
+
+    st->batches_sent = sink_http_read(&c->batches_sent);
+    st->batches_ok = sink_http_read(&c->batches_ok);
+    st->batches_retry = sink_http_read(&c->batches_retry);
+    st->batches_rejected = sink_http_read(&c->batches_rejected);
+    st->events_ok = sink_http_read(&c->events_ok);
+    st->bytes_out = sink_http_read(&c->bytes_out);
+    st->send_ns_total = sink_http_read(&c->send_ns_total);
+    pthread_mutex_lock(&s->lock);
+    st->in_flight = s->in_flight;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void sink_http_stats_op(struct sink *base, struct sink_stats *stats)
+{
+    sink_http_fill_stats((struct sink_http *)base, stats);
+}
+
+void sink_http_stats(struct sink *base, struct sink_http_stats *stats)
+{
+    struct sink_http *s = (struct sink_http *)base;
+    struct sink_http_counters *c = &s->counters;
+
+    assert(base->ops == &sink_http_ops);
+    sink_http_fill_stats(s, &stats->sink);
+    for (size_t i = 0; i < 6; i++) {
+        stats->responses[i] = sink_http_read(&c->responses[i]);
+    }
+    stats->network_errors = sink_http_read(&c->network_errors);
+    stats->timeouts = sink_http_read(&c->timeouts);
+    stats->connections_made = sink_http_read(&c->connections_made);
+    stats->sends_full = sink_http_read(&c->sends_full);
+    stats->sends_refused = sink_http_read(&c->sends_refused);
+    stats->batches_cancelled = sink_http_read(&c->batches_cancelled);
+    stats->batches_too_large = sink_http_read(&c->batches_too_large);
+    stats->answer_bytes = sink_http_read(&c->answer_bytes);
+}
+
+static const struct sink_ops sink_http_ops = {
+    .type = "http",
+    .send = sink_http_send,
+    .stats = sink_http_stats_op,
+    .destroy = sink_http_destroy,
+};
