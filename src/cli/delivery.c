@@ -199,8 +199,11 @@ static int routes_of(const char *cmd, const struct tw_config *c,
 
 static void file_tick_cb(void *ctx)
 {
-    /* A failed rotation is counted and logged by the sink itself. */
-    (void)sink_file_tick(ctx);
+    /* A failed rotation is counted and logged by the sink itself, and
+     * tried again on the next tick. */
+    if (sink_file_tick(ctx) != 0) {
+        tw_err_clear();
+    }
 }
 
 static int dest_start(const char *cmd, const struct tw_config *c,

@@ -21,6 +21,17 @@ int cli_log_open(const char *cmd, const struct tw_config *config,
     int rc;
 
     snprintf(path, sizeof(path), "%s/%s", s->path, name);
+    if (!read_only && strchr(name, '/') != NULL) {
+        /* A log in a folder of its own ("dlq/<name>"): make the folder. */
+        char parent[4096];
+        snprintf(parent, sizeof(parent), "%s/%.*s", s->path,
+                 (int)(strchr(name, '/') - name), name);
+        if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "trackway %s: cannot create %s: %s\n", cmd, parent,
+                    strerror(errno));
+            return tw_err_from_errno(errno);
+        }
+    }
     log_options_init(&opts, path);
     opts.create = !read_only;
     opts.read_only = read_only;

@@ -69,6 +69,10 @@ struct deliver_options {
     int64_t breaker_open_ms;   /* default 10000 */
     bool start_at_end;         /* a new cursor starts at the end, not the
                                 * oldest event */
+    /* Called about once a second on the destination's thread, for a
+     * sink's housekeeping (a file sink rotating by age); may be NULL. */
+    void (*tick)(void *ctx);
+    void *tick_ctx;
 };
 
 void deliver_options_init(struct deliver_options *opts);

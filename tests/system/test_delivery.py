@@ -1,0 +1,193 @@
+"""Delivery over real sockets and files: `trackway serve` with file and
+HTTP destinations, a real webhook receiver (receiver.py) that can fail,
+stall and answer 429/5xx on command, and the logs read back with the
+binary's own commands."""
+
+import json
+import time
+
+import pytest
+
+from collector import Collector, default_config, track
+from receiver import Receiver
+
+
+def file_events(folder):
+    """Every event line in a file destination's folder (plain files)."""
+    events = []
+    for path in sorted(folder.glob("*.ndjson*")):
+        if path.name.endswith((".ndjson", ".ndjson.active")):
+            events += [json.loads(line) for line in
+                       path.read_text().splitlines() if line]
+    return events
+
+
+def wait_until(check, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)  # polling a file the server writes: no event
+    return check()
+
+
+@pytest.fixture
+def receivers():
+    made = []
+
+    def make():
+        r = Receiver()
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def delivery_config(tmp_path, hooks, **dest_settings):
+    config = default_config(tmp_path / "data")
+    config["destinations"] = [
+        {"name": "lake", "type": "file", "path": str(tmp_path / "lake"),
+         "batch": {"max_wait": "20ms"}}]
+    for name, hook in hooks.items():
+        d = {"name": name, "type": "http", "url": hook.url,
+             "batch": {"max_events": 50, "max_wait": "20ms"},
+             "retry": {"max_attempts": 4, "backoff": "20ms..200ms"}}
+        d.update(dest_settings.get(name, {}))
+        config["destinations"].append(d)
+    config["routes"] = [{"from": "web", "to": ["lake"] + list(hooks)}]
+    return config
+
+
+def test_every_accepted_event_reaches_every_routed_destination(
+        trackway_bin, tmp_path, receivers):
+    hook = receivers()
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"hook": hook}))
+    with c:
+        sent = [track(user=f"u{i % 7}") for i in range(300)]
+        for i in range(0, 300, 30):
+            assert c.batch(sent[i:i + 30]).status == 200
+        assert hook.wait_for(300)
+        assert wait_until(lambda: len(file_events(tmp_path / "lake")) >= 300)
+    ids = {m["messageId"] for m in sent}
+    assert {e["messageId"] for e in hook.events} == ids
+    assert {e["messageId"] for e in file_events(tmp_path / "lake")} == ids
+    # Every webhook batch carried an idempotency key.
+    assert all(r["headers"].get("Idempotency-Key") for r in hook.requests)
+
+
+def test_order_per_user_is_kept_at_the_destination(trackway_bin, tmp_path,
+                                                   receivers):
+    hook = receivers()
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"hook": hook}))
+    with c:
+        for i in range(0, 200, 20):
+            c.batch([track(user=f"u{n % 3}", properties={"n": n})
+                     for n in range(i, i + 20)])
+        assert hook.wait_for(200)
+    for user in ("u0", "u1", "u2"):
+        seen = [e["properties"]["n"] for e in hook.events
+                if e["userId"] == user]
+        assert seen == sorted(seen)
+
+
+def test_a_filter_sends_only_matching_events(trackway_bin, tmp_path,
+                                             receivers):
+    hook = receivers()
+    config = delivery_config(tmp_path, {})
+    config["destinations"].append(
+        {"name": "orders", "type": "http", "url": hook.url,
+         "batch": {"max_wait": "20ms"}})
+    config["routes"].append({"from": "*", "to": ["orders"],
+                             "where": 'event == "Order Completed" and '
+                                      'properties.total >= 100'})
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        c.batch([track(event="Order Completed", properties={"total": 150}),
+                 track(event="Order Completed", properties={"total": 5}),
+                 track(event="Signed Up")])
+        assert hook.wait_for(1)
+        assert wait_until(lambda: len(file_events(tmp_path / "lake")) >= 3)
+    assert [e["properties"]["total"] for e in hook.events] == [150]
+
+
+def test_a_retry_honours_retry_after_and_delivers_once_accepted(
+        trackway_bin, tmp_path, receivers):
+    hook = receivers()
+    hook.respond(status=503, retry_after=1)
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"hook": hook}))
+    with c:
+        msg = track()
+        c.batch([msg])
+        assert wait_until(lambda: len(hook.requests) >= 1)
+        hook.respond()
+        assert hook.wait_for(1)
+    first, later = hook.requests[0], hook.requests[-1]
+    assert later["time"] - first["time"] >= 0.95, "Retry-After: 1 waited"
+    assert later["headers"]["Idempotency-Key"] == \
+        first["headers"]["Idempotency-Key"]
+    assert [e["messageId"] for e in hook.events] == [msg["messageId"]]
+
+
+def test_a_4xx_goes_to_the_dead_letter_log_and_trace_says_so(
+        trackway_bin, tmp_path, receivers, run_trackway):
+    hook = receivers()
+    hook.script([422])
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"hook": hook}))
+    with c:
+        bad = track(messageId="dead-1")
+        c.batch([bad])
+        assert wait_until(lambda: len(hook.requests) >= 1)
+        good = track(messageId="alive-1")
+        c.batch([good])
+        assert hook.wait_for(1)
+        trace = run_trackway("trace", "-c", c.config_path, "dead-1").stdout
+        assert wait_until(lambda: "dead-lettered: rejected" in run_trackway(
+            "trace", "-c", c.config_path, "dead-1").stdout), trace
+        trace = run_trackway("trace", "-c", c.config_path, "alive-1").stdout
+        assert "hook             delivered" in trace
+        assert "lake             delivered" in trace
+    assert [e["messageId"] for e in hook.events] == ["alive-1"]
+
+
+def test_a_stalled_destination_does_not_hold_up_a_healthy_one(
+        trackway_bin, tmp_path, receivers):
+    slow, fast = receivers(), receivers()
+    slow.respond(delay=5)
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"slow": slow, "fast": fast}))
+    with c:
+        sent = [track(user=f"u{i}") for i in range(200)]
+        start = time.monotonic()
+        for i in range(0, 200, 20):
+            assert c.batch(sent[i:i + 20]).status == 200
+        assert fast.wait_for(200, timeout=10)
+        took = time.monotonic() - start
+        slow.respond()
+        assert slow.wait_for(200, timeout=60)
+    assert took < 4, f"the healthy destination took {took:.1f}s"
+
+
+def test_a_restart_resumes_delivery_without_losing_events(
+        trackway_bin, tmp_path, receivers):
+    hook = receivers()
+    config = delivery_config(tmp_path, {"hook": hook})
+    sent = [track(user=f"u{i}") for i in range(100)]
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        hook.respond(status=503)
+        for i in range(0, 100, 10):
+            c.batch(sent[i:i + 10])
+    hook.respond()
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        assert hook.wait_for(100)
+        m = c.metrics()
+        assert m['trackway_dest_lag_events{destination="hook"}'] >= 0
+    assert {e["messageId"] for e in hook.events} == \
+        {m["messageId"] for m in sent}
