@@ -6,6 +6,7 @@
  */
 #include "cli/delivery.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,10 @@
 #include "cli/storage.h"
 #include "common/clock.h"
 #include "deliver/deliver.h"
+#include "obs/logging.h"
 #include "obs/metrics.h"
 #include "route/filter.h"
+#include "route/shape.h"
 #include "sinks/file.h"
 #include "sinks/http.h"
 #include "sinks/stdout.h"
@@ -32,6 +35,7 @@ struct serve_dest {
     struct serve_route *routes;
     size_t route_count;
     struct route_scratch *scratch; /* the destination's thread only */
+    struct route_shape *shape;     /* NULL: events as stored */
     struct deliver_dest *running;
 };
 
@@ -60,9 +64,75 @@ static int compile_filter(const char *cmd, const struct tw_config *c,
     return TW_EINVAL;
 }
 
+/* Compiles a destination's shaping, printing a mistake as FILE:LINE. */
+static int compile_shape(const struct tw_config *c,
+                         const struct cfg_destination *d,
+                         struct route_shape **out)
+{
+    const struct cfg_shape *sh = &d->shape;
+    struct route_redaction *redact;
+    struct route_rename *rename;
+    struct route_shape_spec spec = {0};
+    struct route_shape_error err;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    if (!d->has_shape) {
+        return 0;
+    }
+    redact = calloc(sh->redact_drop_count + sh->redact_hash_count + 1,
+                    sizeof(*redact));
+    rename = calloc(sh->rename_count + 1, sizeof(*rename));
+    if (redact == NULL || rename == NULL) {
+        free(redact);
+        free(rename);
+        return tw_err_set(TW_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < sh->redact_drop_count; i++) {
+        redact[n++] =
+            (struct route_redaction){sh->redact_drop[i], ROUTE_REDACT_DROP};
+    }
+    for (size_t i = 0; i < sh->redact_hash_count; i++) {
+        redact[n++] =
+            (struct route_redaction){sh->redact_hash[i], ROUTE_REDACT_HASH};
+    }
+    for (size_t i = 0; i < sh->rename_count; i++) {
+        rename[i] =
+            (struct route_rename){sh->rename[i].name, sh->rename[i].value};
+    }
+    spec.keep = (const char *const *)sh->keep;
+    spec.keep_count = sh->keep_count;
+    spec.drop = (const char *const *)sh->drop;
+    spec.drop_count = sh->drop_count;
+    spec.redact = redact;
+    spec.redact_count = n;
+    spec.rename = rename;
+    spec.rename_count = sh->rename_count;
+    spec.hash_key = (const uint8_t *)sh->hash_key;
+    spec.hash_key_len = sh->hash_key != NULL ? strlen(sh->hash_key) : 0;
+    rc = route_shape_compile(&spec, out, &err);
+    if (rc != 0) {
+        fprintf(stderr, "%s:%d: destination '%s' shape: %s\n", c->file,
+                sh->line, d->name, err.message);
+    }
+    free(redact);
+    free(rename);
+    return rc;
+}
+
 int delivery_check(const char *cmd, const struct tw_config *c)
 {
     int rc = 0;
+
+    for (size_t i = 0; i < c->destination_count; i++) {
+        struct route_shape *shape;
+
+        if (compile_shape(c, &c->destinations[i], &shape) != 0) {
+            rc = TW_EINVAL;
+        }
+        route_shape_free(shape);
+    }
 
     for (size_t i = 0; i < c->route_count; i++) {
         struct route_filter *f;
@@ -111,6 +181,29 @@ static bool source_is(struct tw_json event, char **from, size_t count)
     return names(from, count, name);
 }
 
+/*
+ * Shapes an event for its destination. An event that cannot be shaped is
+ * not sent unshaped (that could leak what shaping redacts): it is skipped
+ * and said so, at most once a minute.
+ */
+static int shape(struct serve_dest *d, struct tw_json event, struct tw_buf *out)
+{
+    static _Atomic int64_t last_warning_ms;
+    int64_t now;
+
+    if (d->shape == NULL || route_shape_apply(d->shape, event, out) == 0) {
+        return 1;
+    }
+    now = tw_now_ms();
+    if (now - atomic_load(&last_warning_ms) >= 60000) {
+        atomic_store(&last_warning_ms, now);
+        OBS_LOG(OBS_ERROR, "deliver",
+                "an event could not be shaped and was not sent",
+                "dest=%s error=\"%s\"", d->cfg->name, tw_err_message());
+    }
+    return 0;
+}
+
 /* The destination's route: any of its routes lets the event through. */
 static int route_cb(void *ctx, struct tw_json event, struct tw_buf *out)
 {
@@ -123,7 +216,7 @@ static int route_cb(void *ctx, struct tw_json event, struct tw_buf *out)
         if (source_is(event, r->cfg->from, r->cfg->from_count) &&
             (r->filter == NULL ||
              route_filter_match(r->filter, event, d->scratch))) {
-            return 1;
+            return shape(d, event, out);
         }
     }
     return 0;
@@ -217,6 +310,9 @@ static int dest_start(const char *cmd, const struct tw_config *c,
     snprintf(dlq, sizeof(dlq), "%s/%s", CLI_DLQ_DIR, d->name);
     rc = routes_of(cmd, c, sd);
     if (rc == 0) {
+        rc = compile_shape(c, d, &sd->shape);
+    }
+    if (rc == 0) {
         rc = cli_log_open(cmd, c, dlq, 1, false, &sd->dlq);
     }
     if (rc == 0 && (rc = make_sink(c, d, &sd->sink)) != 0) {
@@ -300,6 +396,7 @@ void delivery_stop(struct serve_delivery *d)
         }
         free(sd->routes);
         route_scratch_free(sd->scratch);
+        route_shape_free(sd->shape);
     }
     free(d->dests);
     free(d);

@@ -191,3 +191,36 @@ def test_a_restart_resumes_delivery_without_losing_events(
         assert m['trackway_dest_lag_events{destination="hook"}'] >= 0
     assert {e["messageId"] for e in hook.events} == \
         {m["messageId"] for m in sent}
+
+
+def test_shaping_applies_on_delivery_and_never_to_the_stored_event(
+        trackway_bin, tmp_path, receivers):
+    hook = receivers()
+    shape = {"drop": ["context.ip"],
+             "rename": {"properties.total": "amount"},
+             "redact": {"hash": ["userId"], "key": "0123456789abcdef0123"}}
+    c = Collector(trackway_bin, tmp_path, delivery_config(
+        tmp_path, {"hook": hook}, hook={"shape": shape}))
+    with c:
+        c.batch([track(user="alice", properties={"total": 9.5}),
+                 track(user="alice", properties={"total": 1.0})])
+        assert hook.wait_for(2)
+        stored = c.events()
+    first, second = hook.events
+    assert "ip" not in first["context"]
+    assert first["amount"] == 9.5 and "total" not in first["properties"]
+    assert first["userId"] != "alice" and len(first["userId"]) >= 32
+    assert first["userId"] == second["userId"], "the same key, the same hash"
+    assert all(e["userId"] == "alice" and e["context"]["ip"] == "127.0.0.1"
+               for e in stored)
+
+
+def test_check_reports_a_bad_filter_with_its_line_and_column(
+        trackway_bin, tmp_path, run_trackway):
+    config = delivery_config(tmp_path, {})
+    config["routes"][0]["where"] = 'event == "A" and and'
+    c = Collector(trackway_bin, tmp_path, config)
+    result = run_trackway("check", c.config_path, check=False)
+    assert result.returncode == 1
+    assert f"{c.config_path}:" in result.stderr
+    assert "route filter" in result.stderr
