@@ -35,6 +35,8 @@ int cli_tail_main(int argc, char **argv);
 int cli_failed_main(int argc, char **argv);
 /* `trackway send URL`: NDJSON events to a collector. */
 int cli_send_main(int argc, char **argv);
+/* `trackway dlq ls|show -c CONFIG DEST`: a destination's dead letters. */
+int cli_dlq_main(int argc, char **argv);
 /* `trackway trace -c CONFIG MESSAGE_ID`: where one event is. */
 int cli_trace_main(int argc, char **argv);
 /* `trackway check CONFIG`: validate a configuration and its schemas. */

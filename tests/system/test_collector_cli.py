@@ -18,6 +18,7 @@ COMMAND_OPTIONS = {
              "--from-start", "--no-follow"],
     "failed": ["--config", "--reason", "--source", "ls", "show"],
     "trace": ["--config", "--since"],
+    "dlq": ["--config", "--since", "--limit", "ls", "show"],
 }
 
 

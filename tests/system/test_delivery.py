@@ -152,6 +152,14 @@ def test_a_4xx_goes_to_the_dead_letter_log_and_trace_says_so(
         trace = run_trackway("trace", "-c", c.config_path, "alive-1").stdout
         assert "hook             delivered" in trace
         assert "lake             delivered" in trace
+        ls = run_trackway("dlq", "ls", "-c", c.config_path, "hook").stdout
+        assert "dead-1" in ls and "rejected" in ls and "422" in ls
+        show = run_trackway("dlq", "show", "-c", c.config_path, "hook",
+                            "0").stdout
+        assert "reason:       rejected" in show
+        assert '"messageId":"dead-1"' in show
+        none = run_trackway("dlq", "ls", "-c", c.config_path, "lake").stdout
+        assert none.strip() == "no dead letters"
     assert [e["messageId"] for e in hook.events] == ["alive-1"]
 
 
