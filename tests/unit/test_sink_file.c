@@ -887,7 +887,7 @@ Test(sink_file, a_directory_sync_failing_for_a_new_file_fails_the_batch)
     fx_done(&fx);
 }
 
-/* The first seq from `from` whose batch alone would pass what is left. */
+/* The bytes generated batch seq takes as NDJSON. */
 static uint64_t bytes_of(uint64_t seq)
 {
     struct sinkevents_batch *b = malloc(sizeof(*b));
