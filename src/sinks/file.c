@@ -647,7 +647,10 @@ static bool file_rotation_due(const struct sink_file *fs, int64_t now,
     }
     by_size = o->max_bytes > 0 &&
               (fs->size >= o->max_bytes || incoming > o->max_bytes - fs->size);
-    by_age = o->max_age_ms > 0 && now - fs->created_ms >= o->max_age_ms;
+    /* A clock that stepped back past the file's time counts as aged, or
+     * the file could stay active for as long as the step. */
+    by_age = o->max_age_ms > 0 && (now - fs->created_ms >= o->max_age_ms ||
+                                   fs->created_ms - now >= o->max_age_ms);
     return by_size || by_age;
 }
 

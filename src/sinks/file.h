@@ -39,7 +39,9 @@ struct sink_file_options {
      * 0: no size limit. Default 64 MiB. */
     uint64_t max_bytes;
     /* The active file is rotated once this old (from its first line),
-     * by the next send or sink_file_tick. 0: no age limit. Default 1 h. */
+     * by the next send or sink_file_tick; also when the clock reads this
+     * much earlier than the file's time (it stepped back). 0: no age
+     * limit. Default 1 h. */
     int64_t max_age_ms;
     enum sink_file_compression compression; /* default none */
     int zstd_level;                         /* default 3 */
@@ -52,7 +54,8 @@ struct sink_file_options {
     size_t max_batch_bytes;
     /* Wall-clock milliseconds for file names and ages; NULL: the system
      * clock. Tests pass their own so that time can move without waiting.
-     * Called once per send and tick, from the calling thread. */
+     * Called once per send (after the in-flight slot is taken, before the
+     * send waits for others) and once per tick, on the calling thread. */
     int64_t (*clock_ms)(void *ctx);
     void *clock_ctx;
 };
@@ -96,9 +99,11 @@ TW_MUST_CHECK int sink_file_new(const struct sink_file_options *opts,
 /*
  * Rotates the active file if it is due by age (or by size), for when no
  * batch arrives to do it: the runtime calls this every second or so,
- * from any thread. Returns 0 (nothing due, or rotated), or the error of a
- * rotation that failed (with a message; the active file stays active and
- * the rotation is tried again a second later).
+ * from any thread, but never during or after sink_destroy. It also cuts
+ * back the bytes of a failed batch that an earlier cut could not remove.
+ * Returns 0 (nothing due, or rotated), or the error of a rotation that
+ * failed (with a message; the active file stays active and the rotation
+ * is tried again a second later).
  */
 TW_MUST_CHECK int sink_file_tick(struct sink *sink);
 

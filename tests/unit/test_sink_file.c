@@ -474,6 +474,26 @@ Test(sink_file, rotates_when_a_batch_comes_once_the_file_is_max_age_old)
     fx_done(&fx);
 }
 
+Test(sink_file, a_clock_stepped_back_past_max_age_rotates_the_file)
+{
+    struct fixture fx;
+    int n = 0;
+
+    fx_init(&fx);
+    fx.opts.max_age_ms = 60000;
+    fx_open(&fx);
+    fx_send_hundreds(&fx, 1, &n);
+    fx_advance(&fx, -59999);
+    fx_send_hundreds(&fx, 1, &n);
+    cr_assert_eq(fx_stats(&fx).rotations, 0);
+    fx_advance(&fx, -1);
+    fx_send_hundreds(&fx, 1, &n);
+    cr_assert_eq(fx_stats(&fx).rotations, 1,
+                 "a file from the future stayed active");
+    fx_verify_only(&fx);
+    fx_done(&fx);
+}
+
 Test(sink_file, sink_file_tick_rotates_an_old_file_when_no_batch_comes)
 {
     struct fixture fx;
@@ -867,7 +887,7 @@ Test(sink_file, a_directory_sync_failing_for_a_new_file_fails_the_batch)
     fx_done(&fx);
 }
 
-/* The first seq from `from` whose batch alone would pass what is left. */
+/* The bytes generated batch seq takes as NDJSON. */
 static uint64_t bytes_of(uint64_t seq)
 {
     struct sinkevents_batch *b = malloc(sizeof(*b));
