@@ -124,7 +124,6 @@ struct sink_http {
 
     CURLM *multi;
     pthread_t worker;
-    bool worker_started;
 
     pthread_mutex_t lock;
     struct sink_http_transfer *pending; /* lock: FIFO, oldest first */
@@ -647,16 +646,26 @@ static int sink_http_send(struct sink *base, const struct sink_batch *batch,
     t->done = done;
     t->ctx = ctx;
     t->started_ns = tw_monotonic_ns();
-    sink_http_count(&s->counters.batches_sent, 1);
 
     pthread_mutex_lock(&s->lock);
-    if (s->pending_tail != NULL) {
+    rc = s->stopping ? TW_ECLOSED : 0;
+    if (rc != 0) {
+        s->in_flight--;
+    } else if (s->pending_tail != NULL) {
         s->pending_tail->next = t;
     } else {
         s->pending = t;
     }
-    s->pending_tail = t;
+    s->pending_tail = rc == 0 ? t : s->pending_tail;
     pthread_mutex_unlock(&s->lock);
+    if (rc != 0) {
+        /* destroy began while the body was built (which sink.h does not
+         * allow, but a stranded batch would be worse than a refusal). */
+        sink_http_transfer_free(t);
+        sink_http_count(&s->counters.sends_refused, 1);
+        return tw_err_set(rc, "http sink %s is shutting down", s->name);
+    }
+    sink_http_count(&s->counters.batches_sent, 1);
     curl_multi_wakeup(s->multi);
     return 0;
 }
@@ -732,8 +741,8 @@ static void sink_http_judge_error(struct sink_http *s,
     r->outcome = SINK_RETRY;
     r->status = 0;
     /* libcurl's error buffer names the address and the reason ("Failed
-     * to connect to 127.0.0.1 port 9000 after 0 ms: Connection refused");
-     * its code's text is the fallback. */
+     * to connect to 127.0.0.1 port 9000 after 0 ms: Couldn't connect to
+     * server"); its code's text is the fallback. */
     snprintf(r->detail, sizeof(r->detail), "%s%s",
              rc == CURLE_OPERATION_TIMEDOUT ? "timed out: " : "",
              t->error[0] != '\0' ? t->error : curl_easy_strerror(rc));
@@ -743,39 +752,47 @@ static void sink_http_judge_error(struct sink_http *s,
     }
 }
 
+/* detail for a logfmt value: cut on a character, no double quotes. */
+static void sink_http_log_text(char *out, size_t cap, const char *detail)
+{
+    size_t n = sink_http_excerpt(out, cap, detail, strlen(detail), NULL);
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = out[i] == '"' || out[i] == '\\' ? '\'' : out[i];
+    }
+}
+
 /* One line per kind and interval, with how many were not written. */
 static void sink_http_log(struct sink_http *s,
                           const struct sink_http_transfer *t,
                           const struct sink_result *r)
 {
+    struct obs_ratelimit *rl = &s->warn_rejected;
+    const char *msg = "http destination rejected a batch";
+    char detail[160];
     uint64_t suppressed;
 
     if (r->outcome == SINK_OK) {
         return;
     }
-    if (r->status == 0) {
-        if (obs_ratelimit_allow(&s->warn_network, SINK_HTTP_WARN_INTERVAL_MS,
-                                &suppressed)) {
-            OBS_LOG(OBS_WARN, "sink", "http destination unreachable",
-                    "sink=%s url=%s attempt=%u error=\"%s\" "
-                    "suppressed=%" PRIu64,
-                    s->name, s->log_url, t->attempt, t->error, suppressed);
-        }
+    if (r->outcome == SINK_RETRY && r->status == 0) {
+        rl = &s->warn_network;
+        msg = "http destination did not answer";
     } else if (r->outcome == SINK_RETRY) {
-        if (obs_ratelimit_allow(&s->warn_retry, SINK_HTTP_WARN_INTERVAL_MS,
-                                &suppressed)) {
-            OBS_LOG(OBS_WARN, "sink", "http destination asked for a retry",
-                    "sink=%s url=%s status=%d retry_after_ms=%" PRId64
-                    " attempt=%u suppressed=%" PRIu64,
-                    s->name, s->log_url, r->status, r->retry_after_ms,
-                    t->attempt, suppressed);
-        }
-    } else if (obs_ratelimit_allow(&s->warn_rejected,
-                                   SINK_HTTP_WARN_INTERVAL_MS, &suppressed)) {
-        OBS_LOG(OBS_WARN, "sink", "http destination rejected a batch",
-                "sink=%s url=%s status=%d events=%zu suppressed=%" PRIu64,
-                s->name, s->log_url, r->status, t->events, suppressed);
+        rl = &s->warn_retry;
+        msg = "http destination asked for a retry";
+    } else if (r->status == 0) {
+        msg = "batch too large for the http sink, rejected unsent";
     }
+    if (!obs_ratelimit_allow(rl, SINK_HTTP_WARN_INTERVAL_MS, &suppressed)) {
+        return;
+    }
+    sink_http_log_text(detail, sizeof(detail), r->detail);
+    OBS_LOG(OBS_WARN, "sink", msg,
+            "sink=%s url=%s status=%d events=%zu attempt=%u "
+            "retry_after_ms=%" PRId64 " detail=\"%s\" suppressed=%" PRIu64,
+            s->name, s->log_url, r->status, t->events, t->attempt,
+            r->retry_after_ms, detail, suppressed);
 }
 
 static void sink_http_count_outcome(struct sink_http *s,
@@ -1074,7 +1091,6 @@ static int sink_http_start_worker(struct sink_http *s)
                             s->name);
     }
     pthread_setname_np(s->worker, "tw-sink-http");
-    s->worker_started = true;
     return 0;
 }
 
