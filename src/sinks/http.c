@@ -265,22 +265,11 @@ static int sink_http_transfer_new(const struct sink_http *s,
 
 /* --------------------------------------------------------------- send -- */
 
-static int sink_http_send(struct sink *base, const struct sink_batch *batch,
-                          sink_done_cb done, void *ctx)
+/* Takes a slot: 0, TW_EFULL at max_in_flight, TW_ECLOSED once destroy
+ * has begun. */
+static int sink_http_reserve(struct sink_http *s)
 {
-    struct sink_http *s = (struct sink_http *)base;
-    struct sink_http_transfer *t = NULL;
     int rc;
-
-    if (batch == NULL || done == NULL || batch->count == 0 ||
-        batch->events == NULL || !sink_http_key_ok(batch->idempotency_key)) {
-        sink_http_count(&s->counters.sends_refused, 1);
-        return tw_err_set(TW_EINVAL,
-                          "http sink %s: a batch needs events, a done "
-                          "callback and an idempotency key of 1 to %d "
-                          "visible ASCII characters",
-                          s->name, SINK_HTTP_MAX_KEY_BYTES);
-    }
 
     pthread_mutex_lock(&s->lock);
     rc = s->stopping                        ? TW_ECLOSED
@@ -297,39 +286,78 @@ static int sink_http_send(struct sink *base, const struct sink_batch *batch,
         sink_http_count(&s->counters.sends_refused, 1);
         return tw_err_set(rc, "http sink %s is shutting down", s->name);
     }
+    return 0;
+}
+
+static void sink_http_release(struct sink_http *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->in_flight--;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Hands t to the worker; TW_ECLOSED when destroy began while the body
+ * was built (sink.h does not allow that, but a batch stranded in the
+ * queue would be worse than a refusal). */
+static int sink_http_enqueue(struct sink_http *s, struct sink_http_transfer *t)
+{
+    bool stopping;
+
+    pthread_mutex_lock(&s->lock);
+    stopping = s->stopping;
+    if (!stopping) {
+        if (s->pending_tail != NULL) {
+            s->pending_tail->next = t;
+        } else {
+            s->pending = t;
+        }
+        s->pending_tail = t;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (stopping) {
+        return tw_err_set(TW_ECLOSED, "http sink %s is shutting down", s->name);
+    }
+    curl_multi_wakeup(s->multi);
+    return 0;
+}
+
+static int sink_http_send(struct sink *base, const struct sink_batch *batch,
+                          sink_done_cb done, void *ctx)
+{
+    struct sink_http *s = (struct sink_http *)base;
+    struct sink_http_transfer *t = NULL;
+    int rc;
+
+    if (batch == NULL || done == NULL || batch->count == 0 ||
+        batch->events == NULL || !sink_http_key_ok(batch->idempotency_key)) {
+        sink_http_count(&s->counters.sends_refused, 1);
+        return tw_err_set(TW_EINVAL,
+                          "http sink %s: a batch needs events, a done "
+                          "callback and an idempotency key of 1 to %d "
+                          "visible ASCII characters",
+                          s->name, SINK_HTTP_MAX_KEY_BYTES);
+    }
+    rc = sink_http_reserve(s);
+    if (rc != 0) {
+        return rc;
+    }
 
     rc = sink_http_transfer_new(s, batch, &t);
+    if (rc == 0) {
+        t->done = done;
+        t->ctx = ctx;
+        t->started_ns = tw_monotonic_ns();
+        rc = sink_http_enqueue(s, t);
+        if (rc != 0) {
+            sink_http_transfer_free(t);
+        }
+    }
     if (rc != 0) {
-        pthread_mutex_lock(&s->lock);
-        s->in_flight--;
-        pthread_mutex_unlock(&s->lock);
+        sink_http_release(s);
         sink_http_count(&s->counters.sends_refused, 1);
         return rc;
     }
-    t->done = done;
-    t->ctx = ctx;
-    t->started_ns = tw_monotonic_ns();
-
-    pthread_mutex_lock(&s->lock);
-    rc = s->stopping ? TW_ECLOSED : 0;
-    if (rc != 0) {
-        s->in_flight--;
-    } else if (s->pending_tail != NULL) {
-        s->pending_tail->next = t;
-    } else {
-        s->pending = t;
-    }
-    s->pending_tail = rc == 0 ? t : s->pending_tail;
-    pthread_mutex_unlock(&s->lock);
-    if (rc != 0) {
-        /* destroy began while the body was built (which sink.h does not
-         * allow, but a stranded batch would be worse than a refusal). */
-        sink_http_transfer_free(t);
-        sink_http_count(&s->counters.sends_refused, 1);
-        return tw_err_set(rc, "http sink %s is shutting down", s->name);
-    }
     sink_http_count(&s->counters.batches_sent, 1);
-    curl_multi_wakeup(s->multi);
     return 0;
 }
 
@@ -504,9 +532,7 @@ static void sink_http_complete(struct sink_http *s,
     sink_http_count(&s->counters.send_ns_total,
                     tw_monotonic_ns() - t->started_ns);
     sink_http_transfer_free(t);
-    pthread_mutex_lock(&s->lock);
-    s->in_flight--;
-    pthread_mutex_unlock(&s->lock);
+    sink_http_release(s);
     done(ctx, r);
 }
 
@@ -575,13 +601,12 @@ static bool sink_http_start_pending(struct sink_http *s)
 
     while (t != NULL) {
         struct sink_http_transfer *next = t->next;
-        CURLMcode mc = t->easy != NULL
-                           ? curl_multi_add_handle(s->multi, t->easy)
-                           : CURLM_OK;
+        CURLMcode mc;
 
         if (t->easy == NULL) {
             sink_http_reject_unsent(s, t);
-        } else if (mc != CURLM_OK) {
+        } else if ((mc = curl_multi_add_handle(s->multi, t->easy)) !=
+                   CURLM_OK) {
             char why[160];
 
             snprintf(why, sizeof(why), "cannot start the request: %s",
