@@ -34,13 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <zlib.h>
 
 #include "common/clock.h"
 #include "obs/logging.h"
 #include "obs/ratelimit.h"
 #include "sinks/http_answer.h"
+#include "sinks/http_request.h"
 
 #define SINK_HTTP_WARN_INTERVAL_MS 10000
 /* The worker wakes at least this often when idle; curl's timers, its
@@ -49,21 +48,11 @@
 #define SINK_HTTP_LOG_URL_MAX 256
 #define SINK_HTTP_KEY_PREFIX "Idempotency-Key: "
 
-static const char sink_http_batch_open[] = "{\"batch\":[";
-static const char sink_http_batch_close[] = "]}";
 static const char sink_http_cancelled[] =
     "cancelled: the sink was destroyed before the destination answered";
 
 static const uint32_t sink_http_default_retryable[] = {408, 425, 429, 500,
                                                        502, 503, 504};
-
-/* Headers the sink writes itself, or that would break the framing. */
-static const char *const sink_http_reserved_headers[] = {
-    "Content-Type",     "Content-Length",
-    "Content-Encoding", "Transfer-Encoding",
-    "Idempotency-Key",  "Expect",
-    "Connection",       "Host",
-};
 
 struct sink_http_counters {
     _Atomic uint64_t batches_sent;
@@ -124,7 +113,6 @@ struct sink_http {
 
     CURLM *multi;
     pthread_t worker;
-    bool worker_started;
 
     pthread_mutex_t lock;
     struct sink_http_transfer *pending; /* lock: FIFO, oldest first */
@@ -166,317 +154,6 @@ void sink_http_options_init(struct sink_http_options *opts)
     };
 }
 
-/* RFC 9110 token characters, which is what a field name is made of. */
-static bool sink_http_is_token(const char *text)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-
-    if (*text == '\0') {
-        return false;
-    }
-    for (const char *p = text; *p != '\0'; p++) {
-        bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9');
-
-        if (!alnum && strchr(extra, *p) == NULL) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* A field value may hold tabs and visible bytes, never CR, LF or NUL. */
-static bool sink_http_is_field_value(const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)text; *p != '\0';
-         p++) {
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static int sink_http_check_header(const struct sink_http_header *h, size_t i)
-{
-    size_t n = sizeof(sink_http_reserved_headers) /
-               sizeof(sink_http_reserved_headers[0]);
-
-    if (h->name == NULL || h->value == NULL || !sink_http_is_token(h->name)) {
-        return tw_err_set(TW_EINVAL,
-                          "http sink: header %zu needs a name of letters, "
-                          "digits and !#$%%&'*+-.^_`|~ and a value",
-                          i + 1);
-    }
-    if (!sink_http_is_field_value(h->value)) {
-        return tw_err_set(TW_EINVAL,
-                          "http sink: header %s has a control character "
-                          "(CR, LF, ...) in its value",
-                          h->name);
-    }
-    for (size_t r = 0; r < n; r++) {
-        if (strcasecmp(h->name, sink_http_reserved_headers[r]) == 0) {
-            return tw_err_set(TW_EINVAL,
-                              "http sink: header %s is set by the sink "
-                              "itself and cannot be configured",
-                              h->name);
-        }
-    }
-    return 0;
-}
-
-static int sink_http_check_options(const struct sink_http_options *o)
-{
-    if (o->url == NULL || o->url[0] == '\0') {
-        return tw_err_set(TW_EINVAL, "http sink: a url is needed");
-    }
-    if (o->header_count > SINK_HTTP_MAX_HEADERS ||
-        (o->header_count > 0 && o->headers == NULL)) {
-        return tw_err_set(TW_EINVAL, "http sink: at most %d headers",
-                          SINK_HTTP_MAX_HEADERS);
-    }
-    for (size_t i = 0; i < o->header_count; i++) {
-        int rc = sink_http_check_header(&o->headers[i], i);
-
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if (o->format != SINK_HTTP_JSON_BATCH && o->format != SINK_HTTP_NDJSON) {
-        return tw_err_set(TW_EINVAL, "http sink: unknown body format %d",
-                          (int)o->format);
-    }
-    if (o->timeout_ms == 0 || o->connect_timeout_ms == 0 ||
-        o->timeout_ms > INT32_MAX || o->connect_timeout_ms > INT32_MAX) {
-        return tw_err_set(TW_EINVAL,
-                          "http sink: timeout_ms and connect_timeout_ms must "
-                          "be 1 or more");
-    }
-    if (o->max_in_flight == 0 || o->max_in_flight > SINK_HTTP_MAX_IN_FLIGHT) {
-        return tw_err_set(TW_EINVAL,
-                          "http sink: max_in_flight must be 1 ... %d, not %u",
-                          SINK_HTTP_MAX_IN_FLIGHT, o->max_in_flight);
-    }
-    if (o->max_body_bytes == 0 ||
-        o->max_body_bytes > SINK_HTTP_MAX_BODY_BYTES) {
-        return tw_err_set(TW_EINVAL,
-                          "http sink: max_body_bytes must be 1 ... %u",
-                          SINK_HTTP_MAX_BODY_BYTES);
-    }
-    for (size_t i = 0; o->retryable != NULL && i < o->retryable_count; i++) {
-        if (o->retryable[i] < SINK_HTTP_RETRYABLE_MIN ||
-            o->retryable[i] > SINK_HTTP_RETRYABLE_MAX) {
-            return tw_err_set(TW_EINVAL,
-                              "http sink: retryable status %u is not a 4xx "
-                              "or 5xx status (2xx is always success)",
-                              o->retryable[i]);
-        }
-    }
-    if (o->user_agent != NULL && !sink_http_is_field_value(o->user_agent)) {
-        return tw_err_set(TW_EINVAL,
-                          "http sink: user_agent has a control character");
-    }
-    return 0;
-}
-
-/*
- * Checks the URL with libcurl's own parser (so what is accepted here is
- * what a request will use) and keeps a form safe to log: scheme, host,
- * port and path, without user, password or query, which may hold tokens.
- */
-static int sink_http_parse_url(struct sink_http *s, const char *url)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL;
-    char *host = NULL;
-    char *port = NULL;
-    char *path = NULL;
-    CURLUcode uc;
-    int rc = 0;
-
-    if (u == NULL) {
-        return tw_err_set(TW_ENOMEM, "http sink: out of memory");
-    }
-    uc = curl_url_set(u, CURLUPART_URL, url, 0);
-    if (uc == CURLUE_OK) {
-        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-    }
-    if (uc == CURLUE_OK) {
-        uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
-    }
-    if (uc != CURLUE_OK) {
-        rc = tw_err_set(TW_EINVAL, "http sink: url %s: %s", url,
-                        curl_url_strerror(uc));
-        goto free_parts;
-    }
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        rc = tw_err_set(TW_EINVAL,
-                        "http sink: url %s: the scheme must be http or https",
-                        url);
-        goto free_parts;
-    }
-    (void)curl_url_get(u, CURLUPART_PORT, &port, 0);
-    (void)curl_url_get(u, CURLUPART_PATH, &path, 0);
-    snprintf(s->log_url, sizeof(s->log_url), "%s://%s%s%s%s", scheme, host,
-             port != NULL ? ":" : "", port != NULL ? port : "",
-             path != NULL ? path : "/");
-
-free_parts:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_url_cleanup(u);
-    return rc;
-}
-
-/* Appends "Name: value" to s->headers ("Name;" sends an empty value). */
-static int sink_http_add_header(struct sink_http *s, const char *name,
-                                const char *value)
-{
-    struct curl_slist *grown;
-    char *line;
-
-    if (asprintf(&line, "%s%s%s", name, value[0] == '\0' ? ";" : ": ", value) <
-        0) {
-        return tw_err_set(TW_ENOMEM, "http sink: out of memory");
-    }
-    grown = curl_slist_append(s->headers, line);
-    free(line);
-    if (grown == NULL) {
-        return tw_err_set(TW_ENOMEM, "http sink: out of memory");
-    }
-    s->headers = grown;
-    return 0;
-}
-
-static int sink_http_build_headers(struct sink_http *s,
-                                   const struct sink_http_options *o)
-{
-    int rc = sink_http_add_header(s, "Content-Type",
-                                  o->format == SINK_HTTP_NDJSON
-                                      ? "application/x-ndjson"
-                                      : "application/json");
-
-    if (rc == 0 && o->gzip) {
-        rc = sink_http_add_header(s, "Content-Encoding", "gzip");
-    }
-    /* "Expect:" with nothing after it stops libcurl from waiting for a
-     * 100 Continue before large bodies: one round trip less per batch. */
-    if (rc == 0) {
-        struct curl_slist *grown = curl_slist_append(s->headers, "Expect:");
-
-        rc = grown != NULL ? 0 : tw_err_set(TW_ENOMEM, "out of memory");
-        s->headers = grown != NULL ? grown : s->headers;
-    }
-    for (size_t i = 0; rc == 0 && i < o->header_count; i++) {
-        rc = sink_http_add_header(s, o->headers[i].name, o->headers[i].value);
-    }
-    return rc;
-}
-
-/* --------------------------------------------------------------- body -- */
-
-/* The body's size in *size; false when it would pass max_body_bytes. */
-static bool sink_http_body_fits(const struct sink_http *s,
-                                const struct sink_batch *batch, size_t *size)
-{
-    size_t total = s->format == SINK_HTTP_NDJSON
-                       ? 0
-                       : sizeof(sink_http_batch_open) - 1 +
-                             sizeof(sink_http_batch_close) - 1;
-
-    for (size_t i = 0; i < batch->count; i++) {
-        size_t one = batch->events[i].data_len + 1; /* ',' or '\n' */
-
-        if (one > s->max_body_bytes || total > s->max_body_bytes - one) {
-            return false;
-        }
-        total += one;
-    }
-    *size = total;
-    return true;
-}
-
-static int sink_http_build_body(const struct sink_http *s,
-                                const struct sink_batch *batch, size_t size,
-                                struct sink_http_transfer *t)
-{
-    char *p;
-
-    t->body = malloc(size);
-    if (t->body == NULL) {
-        return tw_err_set(TW_ENOMEM,
-                          "http sink %s: no memory for a body of "
-                          "%zu bytes",
-                          s->name, size);
-    }
-    p = t->body;
-    if (s->format == SINK_HTTP_JSON_BATCH) {
-        memcpy(p, sink_http_batch_open, sizeof(sink_http_batch_open) - 1);
-        p += sizeof(sink_http_batch_open) - 1;
-    }
-    for (size_t i = 0; i < batch->count; i++) {
-        const struct sink_event *e = &batch->events[i];
-
-        if (i > 0 && s->format == SINK_HTTP_JSON_BATCH) {
-            *p++ = ',';
-        }
-        memcpy(p, e->data, e->data_len);
-        p += e->data_len;
-        if (s->format == SINK_HTTP_NDJSON) {
-            *p++ = '\n';
-        }
-    }
-    if (s->format == SINK_HTTP_JSON_BATCH) {
-        memcpy(p, sink_http_batch_close, sizeof(sink_http_batch_close) - 1);
-        p += sizeof(sink_http_batch_close) - 1;
-    }
-    t->body_len = (size_t)(p - t->body);
-    return 0;
-}
-
-/* Replaces the transfer's body with its gzip form. */
-static int sink_http_gzip(const struct sink_http *s,
-                          struct sink_http_transfer *t)
-{
-    z_stream zs;
-    size_t bound;
-    char *out;
-    int zrc;
-
-    memset(&zs, 0, sizeof(zs));
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK) {
-        return tw_err_set(TW_ENOMEM, "http sink %s: cannot start gzip",
-                          s->name);
-    }
-    bound = deflateBound(&zs, (uLong)t->body_len);
-    out = malloc(bound);
-    if (out == NULL) {
-        deflateEnd(&zs);
-        return tw_err_set(TW_ENOMEM,
-                          "http sink %s: no memory to gzip %zu "
-                          "bytes",
-                          s->name, t->body_len);
-    }
-    zs.next_in = (Bytef *)t->body;
-    zs.avail_in = (uInt)t->body_len;
-    zs.next_out = (Bytef *)out;
-    zs.avail_out = (uInt)bound;
-    zrc = deflate(&zs, Z_FINISH);
-    deflateEnd(&zs);
-    if (zrc != Z_STREAM_END) {
-        free(out);
-        return tw_err_set(TW_ENOMEM, "http sink %s: gzip failed (%d)", s->name,
-                          zrc);
-    }
-    free(t->body);
-    t->body = out;
-    t->body_len = bound - zs.avail_out;
-    return 0;
-}
-
 /* ---------------------------------------------------------- transfers -- */
 
 static size_t sink_http_answer_cb(char *data, size_t size, size_t n, void *arg)
@@ -489,22 +166,6 @@ static size_t sink_http_answer_cb(char *data, size_t size, size_t n, void *arg)
     t->answer_len += len < room ? len : room;
     t->answer_total += len;
     return len;
-}
-
-static bool sink_http_key_ok(const char *key)
-{
-    size_t len = 0;
-
-    if (key == NULL) {
-        return false;
-    }
-    for (const unsigned char *p = (const unsigned char *)key; *p != '\0';
-         p++, len++) {
-        if (*p <= 0x20 || *p >= 0x7f || len == SINK_HTTP_MAX_KEY_BYTES) {
-            return false;
-        }
-    }
-    return len > 0;
 }
 
 static void sink_http_transfer_free(struct sink_http_transfer *t)
@@ -578,7 +239,7 @@ static int sink_http_transfer_new(const struct sink_http *s,
 
     /* No retry can make the batch smaller, and the runtime only learns
      * that from an outcome: the worker rejects it, without a request. */
-    if (!sink_http_body_fits(s, batch, &size)) {
+    if (!sink_http_body_fits(s->format, s->max_body_bytes, batch, &size)) {
         snprintf(t->error, sizeof(t->error),
                  "the batch of %zu events is larger than the http sink's "
                  "max_body_bytes (%zu); raise it or send smaller batches",
@@ -586,9 +247,10 @@ static int sink_http_transfer_new(const struct sink_http *s,
         *out = t;
         return 0;
     }
-    rc = sink_http_build_body(s, batch, size, t);
+    rc = sink_http_body_write(s->format, batch, size, s->name, &t->body);
+    t->body_len = rc == 0 ? size : 0;
     if (rc == 0 && s->gzip) {
-        rc = sink_http_gzip(s, t);
+        rc = sink_http_gzip(&t->body, &t->body_len, s->name);
     }
     if (rc == 0) {
         rc = sink_http_easy_setup(s, t);
@@ -602,6 +264,62 @@ static int sink_http_transfer_new(const struct sink_http *s,
 }
 
 /* --------------------------------------------------------------- send -- */
+
+/* Takes a slot: 0, TW_EFULL at max_in_flight, TW_ECLOSED once destroy
+ * has begun. */
+static int sink_http_reserve(struct sink_http *s)
+{
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    rc = s->stopping                        ? TW_ECLOSED
+         : s->in_flight >= s->max_in_flight ? TW_EFULL
+                                            : 0;
+    s->in_flight += rc == 0 ? 1 : 0;
+    pthread_mutex_unlock(&s->lock);
+    if (rc == TW_EFULL) {
+        sink_http_count(&s->counters.sends_full, 1);
+        return tw_err_set(TW_EFULL, "http sink %s: %u batches in flight",
+                          s->name, s->max_in_flight);
+    }
+    if (rc != 0) {
+        sink_http_count(&s->counters.sends_refused, 1);
+        return tw_err_set(rc, "http sink %s is shutting down", s->name);
+    }
+    return 0;
+}
+
+static void sink_http_release(struct sink_http *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->in_flight--;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Hands t to the worker; TW_ECLOSED when destroy began while the body
+ * was built (sink.h does not allow that, but a batch stranded in the
+ * queue would be worse than a refusal). */
+static int sink_http_enqueue(struct sink_http *s, struct sink_http_transfer *t)
+{
+    bool stopping;
+
+    pthread_mutex_lock(&s->lock);
+    stopping = s->stopping;
+    if (!stopping) {
+        if (s->pending_tail != NULL) {
+            s->pending_tail->next = t;
+        } else {
+            s->pending = t;
+        }
+        s->pending_tail = t;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (stopping) {
+        return tw_err_set(TW_ECLOSED, "http sink %s is shutting down", s->name);
+    }
+    curl_multi_wakeup(s->multi);
+    return 0;
+}
 
 static int sink_http_send(struct sink *base, const struct sink_batch *batch,
                           sink_done_cb done, void *ctx)
@@ -619,45 +337,27 @@ static int sink_http_send(struct sink *base, const struct sink_batch *batch,
                           "visible ASCII characters",
                           s->name, SINK_HTTP_MAX_KEY_BYTES);
     }
-
-    pthread_mutex_lock(&s->lock);
-    rc = s->stopping                        ? TW_ECLOSED
-         : s->in_flight >= s->max_in_flight ? TW_EFULL
-                                            : 0;
-    s->in_flight += rc == 0 ? 1 : 0;
-    pthread_mutex_unlock(&s->lock);
-    if (rc == TW_EFULL) {
-        sink_http_count(&s->counters.sends_full, 1);
-        return tw_err_set(TW_EFULL, "http sink %s: %u batches in flight",
-                          s->name, s->max_in_flight);
-    }
+    rc = sink_http_reserve(s);
     if (rc != 0) {
-        sink_http_count(&s->counters.sends_refused, 1);
-        return tw_err_set(rc, "http sink %s is shutting down", s->name);
+        return rc;
     }
 
     rc = sink_http_transfer_new(s, batch, &t);
+    if (rc == 0) {
+        t->done = done;
+        t->ctx = ctx;
+        t->started_ns = tw_monotonic_ns();
+        rc = sink_http_enqueue(s, t);
+        if (rc != 0) {
+            sink_http_transfer_free(t);
+        }
+    }
     if (rc != 0) {
-        pthread_mutex_lock(&s->lock);
-        s->in_flight--;
-        pthread_mutex_unlock(&s->lock);
+        sink_http_release(s);
         sink_http_count(&s->counters.sends_refused, 1);
         return rc;
     }
-    t->done = done;
-    t->ctx = ctx;
-    t->started_ns = tw_monotonic_ns();
     sink_http_count(&s->counters.batches_sent, 1);
-
-    pthread_mutex_lock(&s->lock);
-    if (s->pending_tail != NULL) {
-        s->pending_tail->next = t;
-    } else {
-        s->pending = t;
-    }
-    s->pending_tail = t;
-    pthread_mutex_unlock(&s->lock);
-    curl_multi_wakeup(s->multi);
     return 0;
 }
 
@@ -732,8 +432,8 @@ static void sink_http_judge_error(struct sink_http *s,
     r->outcome = SINK_RETRY;
     r->status = 0;
     /* libcurl's error buffer names the address and the reason ("Failed
-     * to connect to 127.0.0.1 port 9000 after 0 ms: Connection refused");
-     * its code's text is the fallback. */
+     * to connect to 127.0.0.1 port 9000 after 0 ms: Couldn't connect to
+     * server"); its code's text is the fallback. */
     snprintf(r->detail, sizeof(r->detail), "%s%s",
              rc == CURLE_OPERATION_TIMEDOUT ? "timed out: " : "",
              t->error[0] != '\0' ? t->error : curl_easy_strerror(rc));
@@ -743,39 +443,47 @@ static void sink_http_judge_error(struct sink_http *s,
     }
 }
 
+/* detail for a logfmt value: cut on a character, no double quotes. */
+static void sink_http_log_text(char *out, size_t cap, const char *detail)
+{
+    size_t n = sink_http_excerpt(out, cap, detail, strlen(detail), NULL);
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = out[i] == '"' || out[i] == '\\' ? '\'' : out[i];
+    }
+}
+
 /* One line per kind and interval, with how many were not written. */
 static void sink_http_log(struct sink_http *s,
                           const struct sink_http_transfer *t,
                           const struct sink_result *r)
 {
+    struct obs_ratelimit *rl = &s->warn_rejected;
+    const char *msg = "http destination rejected a batch";
+    char detail[160];
     uint64_t suppressed;
 
     if (r->outcome == SINK_OK) {
         return;
     }
-    if (r->status == 0) {
-        if (obs_ratelimit_allow(&s->warn_network, SINK_HTTP_WARN_INTERVAL_MS,
-                                &suppressed)) {
-            OBS_LOG(OBS_WARN, "sink", "http destination unreachable",
-                    "sink=%s url=%s attempt=%u error=\"%s\" "
-                    "suppressed=%" PRIu64,
-                    s->name, s->log_url, t->attempt, t->error, suppressed);
-        }
+    if (r->outcome == SINK_RETRY && r->status == 0) {
+        rl = &s->warn_network;
+        msg = "http destination did not answer";
     } else if (r->outcome == SINK_RETRY) {
-        if (obs_ratelimit_allow(&s->warn_retry, SINK_HTTP_WARN_INTERVAL_MS,
-                                &suppressed)) {
-            OBS_LOG(OBS_WARN, "sink", "http destination asked for a retry",
-                    "sink=%s url=%s status=%d retry_after_ms=%" PRId64
-                    " attempt=%u suppressed=%" PRIu64,
-                    s->name, s->log_url, r->status, r->retry_after_ms,
-                    t->attempt, suppressed);
-        }
-    } else if (obs_ratelimit_allow(&s->warn_rejected,
-                                   SINK_HTTP_WARN_INTERVAL_MS, &suppressed)) {
-        OBS_LOG(OBS_WARN, "sink", "http destination rejected a batch",
-                "sink=%s url=%s status=%d events=%zu suppressed=%" PRIu64,
-                s->name, s->log_url, r->status, t->events, suppressed);
+        rl = &s->warn_retry;
+        msg = "http destination asked for a retry";
+    } else if (r->status == 0) {
+        msg = "batch too large for the http sink, rejected unsent";
     }
+    if (!obs_ratelimit_allow(rl, SINK_HTTP_WARN_INTERVAL_MS, &suppressed)) {
+        return;
+    }
+    sink_http_log_text(detail, sizeof(detail), r->detail);
+    OBS_LOG(OBS_WARN, "sink", msg,
+            "sink=%s url=%s status=%d events=%zu attempt=%u "
+            "retry_after_ms=%" PRId64 " detail=\"%s\" suppressed=%" PRIu64,
+            s->name, s->log_url, r->status, t->events, t->attempt,
+            r->retry_after_ms, detail, suppressed);
 }
 
 static void sink_http_count_outcome(struct sink_http *s,
@@ -824,9 +532,7 @@ static void sink_http_complete(struct sink_http *s,
     sink_http_count(&s->counters.send_ns_total,
                     tw_monotonic_ns() - t->started_ns);
     sink_http_transfer_free(t);
-    pthread_mutex_lock(&s->lock);
-    s->in_flight--;
-    pthread_mutex_unlock(&s->lock);
+    sink_http_release(s);
     done(ctx, r);
 }
 
@@ -895,13 +601,12 @@ static bool sink_http_start_pending(struct sink_http *s)
 
     while (t != NULL) {
         struct sink_http_transfer *next = t->next;
-        CURLMcode mc = t->easy != NULL
-                           ? curl_multi_add_handle(s->multi, t->easy)
-                           : CURLM_OK;
+        CURLMcode mc;
 
         if (t->easy == NULL) {
             sink_http_reject_unsent(s, t);
-        } else if (mc != CURLM_OK) {
+        } else if ((mc = curl_multi_add_handle(s->multi, t->easy)) !=
+                   CURLM_OK) {
             char why[160];
 
             snprintf(why, sizeof(why), "cannot start the request: %s",
@@ -1074,7 +779,6 @@ static int sink_http_start_worker(struct sink_http *s)
                             s->name);
     }
     pthread_setname_np(s->worker, "tw-sink-http");
-    s->worker_started = true;
     return 0;
 }
 
@@ -1106,10 +810,10 @@ int sink_http_new(const struct sink_http_options *opts, const char *name,
 
     rc = sink_http_copy_options(s, opts, name);
     if (rc == 0) {
-        rc = sink_http_parse_url(s, opts->url);
+        rc = sink_http_log_url(opts->url, s->log_url, sizeof(s->log_url));
     }
     if (rc == 0) {
-        rc = sink_http_build_headers(s, opts);
+        rc = sink_http_headers_new(opts, &s->headers);
     }
     if (rc == 0) {
         rc = sink_http_start_worker(s);

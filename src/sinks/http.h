@@ -29,9 +29,12 @@
  *   any other status           SINK_REJECTED  status
  *   body over max_body_bytes   SINK_REJECTED  status 0; never sent
  *
- * Whenever an answer has a body, detail holds "HTTP <status>: " and the
- * start of it (at most SINK_HTTP_ANSWER_KEEP_BYTES are kept, made
- * printable), so a dead-lettered batch says why it was refused.
+ * For every answer but a 2xx, detail starts "HTTP <status>", followed by
+ * ": " and the start of the answer's body when it had one (at most
+ * SINK_HTTP_ANSWER_KEEP_BYTES are kept, made one printable line of UTF-8,
+ * "..." when cut), so a dead-lettered batch says why it was refused. A
+ * reused connection that closes before any answer is resent once by
+ * libcurl on a new one (docs/KNOWN_LIMITATIONS.md).
  *
  * Threads. One worker thread per sink drives one libcurl multi handle:
  * send() (from any thread) builds the body and its headers, queues the

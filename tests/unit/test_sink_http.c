@@ -10,6 +10,7 @@
  * tested alone at the end.
  */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1095,6 +1096,80 @@ Test(sink_http, stats_count_batches_events_bytes_and_time)
     cr_expect_eq(plain.events_ok, 3);
 }
 
+/* ---------------------------------------------------------------- logs -- */
+
+/* Runs after the suite's own setup. */
+static void setup_logged(void)
+{
+    cr_redirect_stderr();
+    obs_log_set_level(OBS_WARN);
+}
+
+/* Everything the sink logged so far. The caller frees it. */
+static char *logged(void)
+{
+    FILE *f;
+    char *text = calloc(1, 65536);
+    size_t n;
+
+    fflush(stderr);
+    f = cr_get_redirected_stderr();
+    cr_assert_not_null(text);
+    cr_assert_not_null(f);
+    n = fread(text, 1, 65535, f);
+    text[n] = '\0';
+    return text;
+}
+
+static unsigned count_of(const char *text, const char *word)
+{
+    unsigned n = 0;
+
+    for (const char *p = strstr(text, word); p != NULL;
+         p = strstr(p + 1, word)) {
+        n++;
+    }
+    return n;
+}
+
+Test(sink_http, rejections_are_logged_once_per_interval_without_credentials,
+     .init = setup_logged)
+{
+    struct sink_http_options o = default_options();
+    const struct hookrecv_reply refuse = {.status = 401, .body = "bad token"};
+    struct tbatch b;
+    char url[160];
+    char want[96];
+    char *text;
+
+    snprintf(url, sizeof(url),
+             "http://user:s3cret@127.0.0.1:%u/hook?token=t0psecret",
+             hookrecv_port(fx.rx));
+    o.url = url;
+    hookrecv_set_default(fx.rx, &refuse);
+    start_sink(&o);
+    tbatch_init(&b, "logged", 1);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(deliver(&b).outcome, SINK_REJECTED);
+    }
+
+    /* Credentials in the URL still reach the destination, as Basic auth. */
+    cr_expect_str_eq(
+        hookrecv_header(hookrecv_request(fx.rx, 0), "Authorization"),
+        "Basic dXNlcjpzM2NyZXQ=");
+    text = logged();
+    snprintf(want, sizeof(want), "url=http://127.0.0.1:%u/hook ",
+             hookrecv_port(fx.rx));
+    cr_expect_eq(count_of(text, "rejected a batch"), 1, "%s", text);
+    cr_expect_not_null(strstr(text, want), "%s", text);
+    cr_expect_not_null(strstr(text, "status=401"), "%s", text);
+    cr_expect_not_null(strstr(text, "detail=\"HTTP 401: bad token\""), "%s",
+                       text);
+    cr_expect_null(strstr(text, "s3cret"), "%s", text);
+    cr_expect_null(strstr(text, "t0psecret"), "%s", text);
+    free(text);
+}
+
 /* ------------------------------------------------------------ refusals -- */
 
 static void expect_refused(const struct sink_http_options *o, const char *word)
@@ -1198,21 +1273,30 @@ Test(sink_http, a_batch_over_max_body_bytes_is_rejected_without_a_request)
     struct sink_http_options o = default_options();
     struct hookrecv_counts counts;
     struct sink_http_stats st;
-    struct tbatch big;
-    struct tbatch small;
+    struct tbatch exact;
+    struct tbatch over;
     struct sink_result r;
+    char *body;
+    char want[64];
 
-    o.max_body_bytes = 200;
+    tbatch_init(&exact, "exact", 3);
+    body = expected_json(&exact);
+    o.max_body_bytes = strlen(body);
+    free(body);
     start_sink(&o);
-    tbatch_init(&big, "too-big", 4);
-    r = deliver(&big);
 
+    cr_expect_eq(deliver(&exact).outcome, SINK_OK,
+                 "a body of exactly the limit was refused");
+    /* The same batch with one byte more: a blank after the last event. */
+    tbatch_init(&over, "exact", 3);
+    strcat(over.text[2], " ");
+    over.events[2].data_len++;
+    r = deliver(&over);
     cr_expect_eq(r.outcome, SINK_REJECTED);
     cr_expect_eq(r.status, 0);
-    cr_expect_not_null(strstr(r.detail, "max_body_bytes (200)"), "%s",
-                       r.detail);
-    tbatch_init(&small, "small", 1);
-    cr_expect_eq(deliver(&small).outcome, SINK_OK);
+    snprintf(want, sizeof(want), "max_body_bytes (%zu)", o.max_body_bytes);
+    cr_expect_not_null(strstr(r.detail, want), "%s", r.detail);
+
     hookrecv_counts(fx.rx, &counts);
     cr_expect_eq(counts.requests, 1, "the large batch was sent");
     st = http_stats();
