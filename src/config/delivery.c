@@ -112,7 +112,7 @@ static void read_retry(struct yaml_walk *w, yaml_node_t *node,
             for (size_t k = 0; d->retryable != NULL &&
                                (item = yaml_item_at(w, m.value, k)) != NULL;
                  k++) {
-                yaml_read_u32(w, item, 100, 599, &d->retryable[k]);
+                yaml_read_u32(w, item, 400, 599, &d->retryable[k]);
                 d->retryable_count = k + 1;
             }
         } else {
@@ -208,7 +208,7 @@ static void dest_defaults(struct cfg_destination *d)
 {
     d->rotate_max_bytes = 64ull << 20;
     d->rotate_max_age_ms = 3600 * 1000;
-    d->timeout_ms = 10000;
+    d->timeout_ms = 30000;
     d->max_in_flight = 4;
     d->batch_max_events = 500;
     d->batch_max_bytes = 1u << 20;

@@ -30,7 +30,7 @@
  *                  4xx that is not retryable, say): dead-letter it with
  *                  status and detail
  *
- * Threads. send, stats and flush may be called from any thread; destroy
+ * Threads. send and stats may be called from any thread; destroy
  * only once every done has run (the runtime stops sending, waits, then
  * destroys).
  */
