@@ -145,7 +145,9 @@ bool route_filter_match(const struct route_filter *filter, struct tw_json event,
  * precedence needs, one space around operators, paths dotted where they
  * can be (else pointers, quoted when they must be), literals as JSON
  * writes them. The text compiles back to a filter that behaves the same
- * and describes itself identically. Returns tw_buf_status(out).
+ * and describes itself identically, provided it is no longer than
+ * ROUTE_FILTER_MAX_BYTES: it can be longer than the text compiled
+ * (source is spelled out, spaces are added). Returns tw_buf_status(out).
  */
 TW_MUST_CHECK int route_filter_describe(const struct route_filter *filter,
                                         struct tw_buf *out);

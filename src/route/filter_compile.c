@@ -10,7 +10,6 @@
  * the text stopped making sense, what was expected there, and what was
  * found.
  */
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +80,12 @@ static const char *compile_found(const struct filter_compiler *c, char *buf,
 {
     const struct filter_token *tok = &c->tok;
     size_t n = tok->len;
-    unsigned char first = (unsigned char)c->text[tok->start];
+    unsigned char first;
 
     if (tok->kind == TOK_END) {
-        return "the end of the filter";
+        return "the end of the filter"; /* and start is past the text */
     }
+    first = (unsigned char)c->text[tok->start];
     if (tok->kind == TOK_BAD_CHAR && (first < ' ' || first == 0x7f)) {
         snprintf(buf, cap, "the control character 0x%02x", first);
         return buf;

@@ -28,23 +28,6 @@ static bool describe_word(const struct route_segment *seg, bool first)
                        seg->name[0] == '-');
 }
 
-/* Whether a one-segment path would read back as a keyword or "source". */
-static bool describe_reserved(const struct route_segment *seg)
-{
-    static const char *const words[] = {
-        "and",  "or",    "not",  "in",     "exists",
-        "true", "false", "null", "source", "matches",
-    };
-
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strlen(words[i]) == seg->len &&
-            memcmp(words[i], seg->name, seg->len) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static bool describe_dotted(const struct route_path *path)
 {
     for (uint32_t i = 0; i < path->count; i++) {
@@ -52,7 +35,8 @@ static bool describe_dotted(const struct route_path *path)
             return false;
         }
     }
-    return !(path->count == 1 && describe_reserved(&path->segs[0]));
+    return !(path->count == 1 &&
+             filter_reserved_word(path->segs[0].name, path->segs[0].len));
 }
 
 /*

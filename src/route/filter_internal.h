@@ -137,8 +137,8 @@ struct filter_token {
 void filter_lex(const char *text, size_t len, size_t at,
                 struct filter_token *tok);
 
-/* The keyword a token kind is, or NULL ("and", "or", ...). */
-const char *filter_keyword_name(enum filter_token_kind kind);
+/* Whether a word alone reads as a keyword or "source", not as a path. */
+bool filter_reserved_word(const char *word, size_t len);
 
 /* The text of an operator ("==", "in", "exists"). */
 const char *filter_op_name(enum filter_op op);

@@ -78,15 +78,16 @@ static bool lex_number_byte(unsigned char c)
            c == '_' || c == '$';
 }
 
-const char *filter_keyword_name(enum filter_token_kind kind)
+bool filter_reserved_word(const char *word, size_t len)
 {
     for (size_t i = 0; i < sizeof(lex_keywords) / sizeof(lex_keywords[0]);
          i++) {
-        if (lex_keywords[i].kind == kind) {
-            return lex_keywords[i].word;
+        if (strlen(lex_keywords[i].word) == len &&
+            memcmp(lex_keywords[i].word, word, len) == 0) {
+            return true;
         }
     }
-    return NULL;
+    return false;
 }
 
 const char *filter_op_name(enum filter_op op)

@@ -1,16 +1,24 @@
 /* path.c - parsing and resolving field paths (path.h). */
 #include "route/path.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int path_fail(struct route_path_error *err, size_t offset,
-                     const char *message)
+                     const char *fmt, ...) TW_PRINTF(3, 4);
+
+static int path_fail(struct route_path_error *err, size_t offset,
+                     const char *fmt, ...)
 {
+    va_list ap;
+
     err->offset = offset;
-    snprintf(err->message, sizeof(err->message), "%s", message);
-    return tw_err_set(TW_EINVAL, "%s", message);
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return tw_err_set(TW_EINVAL, "%s", err->message);
 }
 
 /* The array index a segment spells, or -1 (18 digits always fit). */
@@ -40,14 +48,17 @@ static int path_check(const char *text, size_t len, bool pointer,
 {
     char sep = pointer ? '/' : '.';
     size_t start = pointer ? 1 : 0;
+    size_t names = len - start;
     uint32_t n = 1;
 
     for (size_t i = start; i <= len; i++) {
-        if (i < len && pointer && text[i] == '~' &&
-            (i + 1 == len || (text[i + 1] != '0' && text[i + 1] != '1'))) {
-            return path_fail(err, i,
-                             "'~' in a JSON Pointer must be followed by 0 "
-                             "(for '~') or 1 (for '/')");
+        if (i < len && pointer && text[i] == '~') {
+            if (i + 1 == len || (text[i + 1] != '0' && text[i + 1] != '1')) {
+                return path_fail(err, i,
+                                 "'~' in a JSON Pointer must be followed by "
+                                 "0 (for '~') or 1 (for '/')");
+            }
+            names--;
         }
         if (i < len && text[i] != sep) {
             continue;
@@ -65,8 +76,14 @@ static int path_check(const char *text, size_t len, bool pointer,
                                         "the /pointer form");
         }
         if (i < len && ++n > ROUTE_PATH_MAX_SEGMENTS) {
-            return path_fail(err, i, "a path has more than 32 segments");
+            return path_fail(err, i, "a path has more than %u segments",
+                             ROUTE_PATH_MAX_SEGMENTS);
         }
+        names -= i < len;
+    }
+    if (names > ROUTE_PATH_MAX_NAME_BYTES) {
+        return path_fail(err, 0, "a path names more than %u bytes in all",
+                         ROUTE_PATH_MAX_NAME_BYTES);
     }
     *count = n;
     return 0;
@@ -126,7 +143,8 @@ int route_path_parse(const char *text, size_t len, struct route_path **out,
     }
     if (len > ROUTE_PATH_MAX_BYTES) {
         return path_fail(err, ROUTE_PATH_MAX_BYTES,
-                         "a path is longer than 1024 bytes");
+                         "a path is longer than %u bytes",
+                         ROUTE_PATH_MAX_BYTES);
     }
     if (!tw_json_utf8_valid(text, len)) {
         return path_fail(err, 0, "a path must be UTF-8 text");

@@ -37,9 +37,16 @@
 #include "common/error.h"
 #include "json/json.h"
 
-/* The longest path text accepted, and the most segments. */
-#define ROUTE_PATH_MAX_BYTES 1024u
+/*
+ * Bounds: the names of a path hold at most ROUTE_PATH_MAX_NAME_BYTES in
+ * all, in at most ROUTE_PATH_MAX_SEGMENTS segments. The text may be
+ * longer than its names (separators, ~ escapes), up to
+ * ROUTE_PATH_MAX_BYTES, which any spelling of a path within the other
+ * two bounds fits.
+ */
+#define ROUTE_PATH_MAX_NAME_BYTES 1024u
 #define ROUTE_PATH_MAX_SEGMENTS 32u
+#define ROUTE_PATH_MAX_BYTES (2u * ROUTE_PATH_MAX_NAME_BYTES + 64u)
 
 struct route_segment {
     const char *name; /* decoded bytes, NUL-terminated; len counts them */

@@ -18,6 +18,8 @@
 #include "json/json.h"
 #include "route/shape.h"
 
+#include "count_alloc.h"
+
 #define KEY "trackway-test-key-0123456789abcd"
 #define OTHER_KEY "another-key-for-the-same-values!"
 
@@ -596,6 +598,53 @@ Test(route_shape, an_event_that_is_not_an_object_is_refused)
     tw_buf_free(&out);
     tw_json_parser_free(p);
     route_shape_free(shape);
+}
+
+Test(route_shape, applying_allocates_nothing_once_the_buffer_has_grown)
+{
+#if !COUNT_ALLOC_AVAILABLE
+    cr_skip_test("ASan owns malloc; the release build counts allocations");
+#else
+    static const char *const keep[] = {"type", "properties", "context"};
+    static const char *const drop[] = {"properties.items.0", "context.ip"};
+    static const struct route_redaction redact[] = {
+        {"context.traits", ROUTE_REDACT_HASH},
+        {"properties.currency", ROUTE_REDACT_HASH},
+    };
+    static const struct route_rename rename[] = {
+        {"properties.total", "revenue.amount"},
+        {"context.trackway.source", "source"},
+    };
+    struct route_shape_spec spec = {.keep = keep,
+                                    .keep_count = COUNT(keep),
+                                    .drop = drop,
+                                    .drop_count = COUNT(drop),
+                                    .redact = redact,
+                                    .redact_count = COUNT(redact),
+                                    .rename = rename,
+                                    .rename_count = COUNT(rename),
+                                    .hash_key = (const uint8_t *)KEY,
+                                    .hash_key_len = strlen(KEY)};
+    struct route_shape *shape = compile(&spec);
+    struct tw_buf out;
+    int failures = 0;
+    long calls;
+
+    tw_buf_init(&out, 1 << 16);
+    cr_assert_eq(route_shape_apply(shape, event, &out), 0);
+    count_alloc_start();
+    for (int i = 0; i < 1000; i++) {
+        tw_buf_reset(&out);
+        failures += route_shape_apply(shape, event, &out) != 0;
+    }
+    calls = count_alloc_stop();
+    cr_expect_eq(failures, 0);
+    cr_expect(strstr(out.data, "\"revenue\":{\"amount\":120.5}") != NULL, "%s",
+              out.data);
+    cr_expect_eq(calls, 0, "%ld allocations", calls);
+    tw_buf_free(&out);
+    route_shape_free(shape);
+#endif
 }
 
 /* --------------------------------------------------------------- errors -- */
