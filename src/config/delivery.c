@@ -8,6 +8,9 @@
 
 #include "common/units.h"
 #include "config/sections.h"
+#include "deliver/deliver.h"
+#include "sinks/file.h"
+#include "sinks/http.h"
 
 static void unknown(struct yaml_walk *w, const struct yaml_member *m,
                     const char *where, const char *known)
@@ -204,20 +207,29 @@ static void read_shape(struct yaml_walk *w, yaml_node_t *node,
     }
 }
 
+/* What a destination leaves out takes the runtime's and the sinks' own
+ * defaults, so the two cannot drift apart. */
 static void dest_defaults(struct cfg_destination *d)
 {
-    d->rotate_max_bytes = 64ull << 20;
-    d->rotate_max_age_ms = 3600 * 1000;
-    d->timeout_ms = 30000;
-    d->max_in_flight = 4;
-    d->batch_max_events = 500;
-    d->batch_max_bytes = 1u << 20;
-    d->batch_max_wait_ms = 200;
-    d->max_attempts = 10;
-    d->backoff_min_ms = 100;
-    d->backoff_max_ms = 30000;
-    d->breaker_failures = 5;
-    d->breaker_open_ms = 10000;
+    struct deliver_options o;
+    struct sink_file_options f;
+    struct sink_http_options h;
+
+    deliver_options_init(&o);
+    sink_file_options_init(&f, "");
+    sink_http_options_init(&h);
+    d->rotate_max_bytes = f.max_bytes;
+    d->rotate_max_age_ms = f.max_age_ms;
+    d->timeout_ms = h.timeout_ms;
+    d->max_in_flight = h.max_in_flight;
+    d->batch_max_events = o.batch_max_events;
+    d->batch_max_bytes = o.batch_max_bytes;
+    d->batch_max_wait_ms = o.batch_max_wait_ms;
+    d->max_attempts = o.max_attempts;
+    d->backoff_min_ms = o.backoff_min_ms;
+    d->backoff_max_ms = o.backoff_max_ms;
+    d->breaker_failures = o.breaker_failures;
+    d->breaker_open_ms = o.breaker_open_ms;
 }
 
 static void read_dest_member(struct yaml_walk *w, const struct yaml_member *m,
