@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/storage.h"
 #include "common/clock.h"
@@ -37,6 +38,8 @@ struct serve_dest {
     struct route_scratch *scratch; /* the destination's thread only */
     struct route_shape *shape;     /* NULL: events as stored */
     struct deliver_dest *running;
+    char pause_path[4096];
+    bool paused; /* as last applied; the destination's thread only */
 };
 
 struct serve_delivery {
@@ -290,12 +293,26 @@ static int routes_of(const char *cmd, const struct tw_config *c,
     return route_scratch_new(&sd->scratch);
 }
 
-static void file_tick_cb(void *ctx)
+/* Whether the pause file of a destination exists (delivery.h). */
+static bool pause_requested(const struct serve_dest *sd)
 {
+    return access(sd->pause_path, F_OK) == 0;
+}
+
+/* Once a second on the destination's thread: housekeeping and pause. */
+static void tick_cb(void *ctx, struct deliver_dest *running)
+{
+    struct serve_dest *sd = ctx;
+    bool paused = sd->cfg->paused || pause_requested(sd);
+
     /* A failed rotation is counted and logged by the sink itself, and
      * tried again on the next tick. */
-    if (sink_file_tick(ctx) != 0) {
+    if (sd->cfg->type == CFG_DEST_FILE && sink_file_tick(sd->sink) != 0) {
         tw_err_clear();
+    }
+    if (paused != sd->paused) {
+        sd->paused = paused;
+        deliver_dest_pause(running, paused);
     }
 }
 
@@ -338,20 +355,24 @@ static int dest_start(const char *cmd, const struct tw_config *c,
     o.breaker_failures = d->breaker_failures;
     o.breaker_open_ms = d->breaker_open_ms;
     o.start_at_end = d->start_at_end;
-    if (d->type == CFG_DEST_FILE) {
-        o.tick = file_tick_cb;
-        o.tick_ctx = sd->sink;
-    }
+    o.tick = tick_cb;
+    o.tick_ctx = sd;
+    delivery_pause_path(c, d->name, sd->pause_path, sizeof(sd->pause_path));
+    sd->paused = d->paused || pause_requested(sd);
+    o.start_paused = sd->paused;
     rc = deliver_dest_start(&o, &sd->running);
     if (rc != 0) {
         fprintf(stderr, "trackway %s: destination %s: %s\n", cmd, d->name,
                 tw_err_message());
-        return rc;
     }
-    if (d->paused) {
-        deliver_dest_pause(sd->running, true);
-    }
-    return 0;
+    return rc;
+}
+
+void delivery_pause_path(const struct tw_config *c, const char *dest, char *out,
+                         size_t size)
+{
+    snprintf(out, size, "%s/%s/%s.paused", c->storage.path,
+             DELIVERY_CONTROL_DIR, dest);
 }
 
 int delivery_start(const char *cmd, const struct tw_config *c,
@@ -465,6 +486,13 @@ void delivery_metrics(void *ctx, struct tw_buf *out)
                  d->dests[i].cfg->name);
         obs_metric_u64(out, "trackway_dest_breaker_open", labels,
                        st[i].breaker_open);
+    }
+    obs_metric_family(out, "trackway_dest_paused", "gauge",
+                      "1 while the destination is paused (trackway dest).");
+    for (size_t i = 0; i < d->count; i++) {
+        snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                 d->dests[i].cfg->name);
+        obs_metric_u64(out, "trackway_dest_paused", labels, st[i].paused);
     }
     free(st);
 }

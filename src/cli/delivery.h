@@ -31,6 +31,15 @@ TW_MUST_CHECK int delivery_start(const char *cmd,
 /* Stops every destination (batches in flight finish), frees it all. */
 void delivery_stop(struct serve_delivery *d);
 
+/*
+ * Pausing from outside the server: while storage.path/control/<dest>.paused
+ * exists, the destination sends nothing and keeps its place. The running
+ * server looks once a second; the file also holds across restarts.
+ */
+#define DELIVERY_CONTROL_DIR "control"
+void delivery_pause_path(const struct tw_config *config, const char *dest,
+                         char *out, size_t size);
+
 /* Appends the destinations' metrics in the Prometheus text format. */
 void delivery_metrics(void *ctx, struct tw_buf *out);
 

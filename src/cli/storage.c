@@ -149,3 +149,15 @@ void cli_plans_free(struct plan **plans, size_t count)
     }
     free(plans);
 }
+
+int cli_log_open_quiet(const struct tw_config *config, const char *name,
+                       struct log **out)
+{
+    struct log_options opts;
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/%s", config->storage.path, name);
+    log_options_init(&opts, path);
+    opts.read_only = true;
+    return log_embedded_open(&opts, out, NULL);
+}

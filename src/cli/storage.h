@@ -36,6 +36,10 @@ TW_MUST_CHECK int cli_log_open(const char *cmd, const struct tw_config *config,
                                const char *name, uint32_t partitions,
                                bool read_only, struct log **out);
 
+/* cli_log_open read-only, saying nothing when the log does not exist. */
+TW_MUST_CHECK int cli_log_open_quiet(const struct tw_config *config,
+                                     const char *name, struct log **out);
+
 /* The folder of a destination's dead-letter log under storage.path. */
 #define CLI_DLQ_DIR "dlq"
 

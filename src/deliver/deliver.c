@@ -527,7 +527,7 @@ static void *deliver_main(void *arg)
         }
         if (d->o.tick != NULL && now - d->last_tick_ms >= 1000) {
             d->last_tick_ms = now;
-            d->o.tick(d->o.tick_ctx);
+            d->o.tick(d->o.tick_ctx, d);
         }
         wait_ms(d, next < 1 ? 1 : next);
     }
@@ -597,6 +597,7 @@ int deliver_dest_start(const struct deliver_options *opts,
     snprintf(d->name, sizeof(d->name), "%s", opts->name);
     deliver_cursor_name(opts->name, d->cursor, sizeof(d->cursor));
     d->o.name = d->name;
+    d->paused = opts->start_paused;
     d->rng = (uint64_t)tw_monotonic_ns() | 1;
     /* Recursive: a sink may complete a batch inside send(), on this
      * thread, while the loop holds the lock. */

@@ -69,9 +69,11 @@ struct deliver_options {
     int64_t breaker_open_ms;   /* default 10000 */
     bool start_at_end;         /* a new cursor starts at the end, not the
                                 * oldest event */
+    bool start_paused;         /* as after deliver_dest_pause(dest, true) */
     /* Called about once a second on the destination's thread, for a
-     * sink's housekeeping (a file sink rotating by age); may be NULL. */
-    void (*tick)(void *ctx);
+     * sink's housekeeping (a file sink rotating by age) or to pause the
+     * destination from outside; may be NULL. */
+    void (*tick)(void *ctx, struct deliver_dest *dest);
     void *tick_ctx;
 };
 

@@ -19,6 +19,7 @@ COMMAND_OPTIONS = {
     "failed": ["--config", "--reason", "--source", "ls", "show"],
     "trace": ["--config", "--since"],
     "dlq": ["--config", "--since", "--limit", "ls", "show"],
+    "dest": ["--config", "ls", "pause", "resume"],
 }
 
 

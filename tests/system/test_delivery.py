@@ -232,3 +232,27 @@ def test_check_reports_a_bad_filter_with_its_line_and_column(
     assert result.returncode == 1
     assert f"{c.config_path}:" in result.stderr
     assert "route filter" in result.stderr
+
+
+def test_pausing_a_destination_keeps_its_place_and_resume_delivers(
+        trackway_bin, tmp_path, receivers, run_trackway):
+    hook = receivers()
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"hook": hook}))
+    with c:
+        c.batch([track()])
+        assert hook.wait_for(1)
+        out = run_trackway("dest", "pause", "-c", c.config_path, "hook")
+        assert "pauses within a second" in out.stdout
+        m = 'trackway_dest_paused{destination="hook"}'
+        assert wait_until(lambda: c.metrics()[m] == 1)
+        c.batch([track(), track()])
+        assert wait_until(lambda: len(file_events(tmp_path / "lake")) >= 3)
+        ls = run_trackway("dest", "ls", "-c", c.config_path).stdout
+        hook_row = next(r for r in ls.splitlines() if r.startswith("hook"))
+        assert hook_row.split()[2:4] == ["paused", "2"], ls
+        assert len(hook.events) == 1
+        run_trackway("dest", "resume", "-c", c.config_path, "hook")
+        assert hook.wait_for(3)
+        assert c.metrics()[m] == 0
+    assert len(hook.events) == 3
