@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"send", "send NDJSON events to a collector", cli_send_main},
     {"tail", "follow stored events (or failed ones) as NDJSON", cli_tail_main},
     {"failed", "list and show events that failed validation", cli_failed_main},
+    {"replay", "deliver a slice of history to a destination again",
+     cli_replay_main},
     {"dest", "list destinations; pause or resume one in place", cli_dest_main},
     {"dlq", "list and show the events a destination gave up on", cli_dlq_main},
     {"trace", "where one event is: stored, failed, delivered, pending",

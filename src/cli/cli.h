@@ -35,6 +35,8 @@ int cli_tail_main(int argc, char **argv);
 int cli_failed_main(int argc, char **argv);
 /* `trackway send URL`: NDJSON events to a collector. */
 int cli_send_main(int argc, char **argv);
+/* `trackway replay -c CONFIG DEST --from ...`: history delivered again. */
+int cli_replay_main(int argc, char **argv);
 /* `trackway dest ls|pause|resume -c CONFIG`: destinations as they are. */
 int cli_dest_main(int argc, char **argv);
 /* `trackway dlq ls|show -c CONFIG DEST`: a destination's dead letters. */

@@ -32,6 +32,7 @@ struct serve_route {
 struct serve_dest {
     const struct cfg_destination *cfg;
     struct sink *sink;
+    struct log *events;
     struct log *dlq;
     struct serve_route *routes;
     size_t route_count;
@@ -40,6 +41,10 @@ struct serve_dest {
     struct deliver_dest *running;
     char pause_path[4096];
     bool paused; /* as last applied; the destination's thread only */
+    char replay_path[4096];
+    bool replaying; /* a job file was started */
+    struct route_filter *replay_where;
+    struct tw_json_parser *job_parser;
 };
 
 struct serve_delivery {
@@ -299,6 +304,109 @@ static bool pause_requested(const struct serve_dest *sd)
     return access(sd->pause_path, F_OK) == 0;
 }
 
+static int replay_where_cb(void *ctx, struct tw_json event, struct tw_buf *out)
+{
+    struct serve_dest *sd = ctx;
+
+    (void)out;
+    return route_filter_match(sd->replay_where, event, sd->scratch);
+}
+
+/* Reads n offsets of the job's array name into out; false if it cannot. */
+static bool job_offsets(struct tw_json job, const char *name, uint64_t *out,
+                        uint32_t n)
+{
+    struct tw_json list;
+    struct tw_json v;
+    struct tw_json_iter it;
+    uint32_t i = 0;
+
+    if (!tw_json_get(job, name, &list) || tw_json_type(list) != TW_JSON_ARRAY ||
+        tw_json_count(list) != n) {
+        return false;
+    }
+    tw_json_iter_init(&it, list);
+    while (tw_json_array_next(&it, &v)) {
+        if (tw_json_type(v) != TW_JSON_INT || tw_json_int(v) < 0) {
+            return false;
+        }
+        out[i++] = (uint64_t)tw_json_int(v);
+    }
+    return true;
+}
+
+/* Starts the replay its job file describes (written by trackway replay). */
+static void replay_start(struct serve_dest *sd, struct deliver_dest *running,
+                         uint32_t partitions)
+{
+    struct deliver_replay spec = {0};
+    struct route_error err;
+    struct tw_json job;
+    struct tw_json v;
+    char text[8192];
+    size_t len = 0;
+    FILE *f = fopen(sd->replay_path, "rb");
+    bool ok = f != NULL;
+
+    if (f != NULL) {
+        len = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+    }
+    ok = ok && (sd->job_parser != NULL ||
+                tw_json_parser_new(sizeof(text), 0, &sd->job_parser) == 0);
+    ok = ok && tw_json_parse(sd->job_parser, text, len, &job) == 0 &&
+         tw_json_type(job) == TW_JSON_OBJECT &&
+         job_offsets(job, "from", spec.from, partitions) &&
+         job_offsets(job, "to", spec.to, partitions);
+    if (ok && tw_json_get(job, "rate", &v) &&
+        (tw_json_type(v) == TW_JSON_INT || tw_json_type(v) == TW_JSON_DOUBLE)) {
+        spec.events_per_s = tw_json_number(v);
+    }
+    if (ok && tw_json_get(job, "where", &v) &&
+        tw_json_type(v) == TW_JSON_STRING) {
+        const char *w = tw_json_string(v, &len);
+        ok = route_filter_compile(w, len, NULL, &sd->replay_where, &err) == 0;
+        spec.where = ok ? replay_where_cb : NULL;
+        spec.where_ctx = sd;
+    }
+    if (!ok || deliver_dest_replay(running, &spec) != 0) {
+        OBS_LOG(OBS_ERROR, "deliver",
+                "cannot start the replay its job file asks for; removing it",
+                "dest=%s job=%s", sd->cfg->name, sd->replay_path);
+        route_filter_free(sd->replay_where);
+        sd->replay_where = NULL;
+        unlink(sd->replay_path);
+        return;
+    }
+    sd->replaying = true;
+}
+
+/* Follows the job file: start, cancel when removed, remove when done. */
+static void replay_tick(struct serve_dest *sd, struct deliver_dest *running)
+{
+    struct deliver_stats st;
+    bool job = access(sd->replay_path, F_OK) == 0;
+
+    if (!sd->replaying) {
+        if (job) {
+            replay_start(sd, running, log_partitions(sd->events));
+        }
+        return;
+    }
+    deliver_dest_stats(running, &st);
+    if (!job && st.replay_active) {
+        deliver_dest_replay_cancel(running);
+        return;
+    }
+    if (!st.replay_active) {
+        /* Finished (or cancelled): the job is done. */
+        unlink(sd->replay_path);
+        route_filter_free(sd->replay_where);
+        sd->replay_where = NULL;
+        sd->replaying = false;
+    }
+}
+
 /* Once a second on the destination's thread: housekeeping and pause. */
 static void tick_cb(void *ctx, struct deliver_dest *running)
 {
@@ -314,6 +422,7 @@ static void tick_cb(void *ctx, struct deliver_dest *running)
         sd->paused = paused;
         deliver_dest_pause(running, paused);
     }
+    replay_tick(sd, running);
 }
 
 static int dest_start(const char *cmd, const struct tw_config *c,
@@ -358,6 +467,8 @@ static int dest_start(const char *cmd, const struct tw_config *c,
     o.tick = tick_cb;
     o.tick_ctx = sd;
     delivery_pause_path(c, d->name, sd->pause_path, sizeof(sd->pause_path));
+    delivery_replay_path(c, d->name, sd->replay_path, sizeof(sd->replay_path));
+    sd->events = events;
     sd->paused = d->paused || pause_requested(sd);
     o.start_paused = sd->paused;
     rc = deliver_dest_start(&o, &sd->running);
@@ -418,6 +529,8 @@ void delivery_stop(struct serve_delivery *d)
         free(sd->routes);
         route_scratch_free(sd->scratch);
         route_shape_free(sd->shape);
+        route_filter_free(sd->replay_where);
+        tw_json_parser_free(sd->job_parser);
     }
     free(d->dests);
     free(d);
@@ -495,4 +608,11 @@ void delivery_metrics(void *ctx, struct tw_buf *out)
         obs_metric_u64(out, "trackway_dest_paused", labels, st[i].paused);
     }
     free(st);
+}
+
+void delivery_replay_path(const struct tw_config *c, const char *dest,
+                          char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s/%s.replay", c->storage.path,
+             DELIVERY_CONTROL_DIR, dest);
 }

@@ -40,6 +40,16 @@ void delivery_stop(struct serve_delivery *d);
 void delivery_pause_path(const struct tw_config *config, const char *dest,
                          char *out, size_t size);
 
+/*
+ * Replaying from outside the server: storage.path/control/<dest>.replay
+ * holds {"from":[offset per partition], "to":[...], "rate":N,
+ * "where":"filter"}, written by `trackway replay`. The server starts it
+ * within a second, cancels it when the file goes, and removes the file
+ * when the replay has ended.
+ */
+void delivery_replay_path(const struct tw_config *config, const char *dest,
+                          char *out, size_t size);
+
 /* Appends the destinations' metrics in the Prometheus text format. */
 void delivery_metrics(void *ctx, struct tw_buf *out);
 

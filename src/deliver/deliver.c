@@ -27,6 +27,9 @@
 
 struct deliver_part {
     uint32_t id;
+    bool replay;        /* a part of a replay, not of live delivery */
+    const char *cursor; /* the cursor it commits: the destination's own */
+    uint64_t limit;     /* reads no record at or past this offset */
     struct log_reader *reader;
     uint64_t committed; /* the cursor: first offset not yet delivered */
     bool broken;        /* reading failed; retried after a pause */
@@ -62,6 +65,18 @@ struct deliver_dest {
     bool paused;
     struct deliver_part *parts;
     uint32_t part_count;
+
+    /* A replay: a second set of parts between a start and an end, on a
+     * cursor of its own, paced by a token bucket. */
+    struct deliver_part *replay_parts;
+    char replay_cursor[LOG_CURSOR_NAME_MAX + 1];
+    bool replay_active;
+    bool replay_cancel;
+    deliver_route_fn replay_where;
+    void *replay_where_ctx;
+    double replay_rate; /* events a second; 0: as fast as live */
+    double replay_tokens;
+    int64_t replay_refill_ms;
     struct tw_json_parser *parser;
     struct tw_buf shaped;
     uint32_t failures_in_a_row;
@@ -88,6 +103,11 @@ void deliver_options_init(struct deliver_options *o)
 void deliver_cursor_name(const char *dest, char *out, size_t size)
 {
     snprintf(out, size, "dest.%s", dest);
+}
+
+void deliver_replay_cursor_name(const char *dest, char *out, size_t size)
+{
+    snprintf(out, size, "replay.%s", dest);
 }
 
 /* ------------------------------------------------------------ reading -- */
@@ -140,10 +160,16 @@ static bool take_record(struct deliver_dest *d, struct deliver_part *p,
     struct tw_json event;
     struct sink_event *e;
 
-    if (d->o.route != NULL) {
+    bool where = p->replay && d->replay_where != NULL;
+
+    if (d->o.route != NULL || where) {
         tw_buf_reset(&d->shaped);
         if (tw_json_parse(d->parser, rec->value, rec->value_len, &event) != 0 ||
-            d->o.route(d->o.route_ctx, event, &d->shaped) == 0) {
+            (where &&
+             d->replay_where(d->replay_where_ctx, event, &d->shaped) == 0) ||
+            (d->o.route != NULL &&
+             (tw_buf_reset(&d->shaped),
+              d->o.route(d->o.route_ctx, event, &d->shaped) == 0))) {
             d->st.events_skipped++;
             return true;
         }
@@ -175,12 +201,20 @@ static void fill_batch(struct deliver_dest *d, struct deliver_part *p,
     struct log_record rec;
     int rc = 0;
 
+    uint32_t max = d->o.batch_max_events;
+
     if (p->reader == NULL && part_open_reader(d, p) != 0) {
         goto broken;
     }
-    while (p->count < d->o.batch_max_events &&
-           p->data.len < d->o.batch_max_bytes &&
+    if (p->replay && d->replay_rate > 0) {
+        max = d->replay_tokens < max ? (uint32_t)d->replay_tokens : max;
+    }
+    while (p->count < max && p->data.len < d->o.batch_max_bytes &&
+           log_reader_position(p->reader) < p->limit &&
            (rc = log_reader_next(p->reader, &rec)) == 1) {
+        if (p->replay && d->replay_rate > 0) {
+            d->replay_tokens -= 1;
+        }
         if (p->count == 0) {
             p->first_read_ms = now;
         }
@@ -264,7 +298,7 @@ static void batch_reset(struct deliver_part *p)
 
 static int commit(struct deliver_dest *d, struct deliver_part *p)
 {
-    int rc = log_cursor_commit(d->o.events, d->cursor, p->id, p->batch_end);
+    int rc = log_cursor_commit(d->o.events, p->cursor, p->id, p->batch_end);
 
     if (rc != 0) {
         OBS_LOG(OBS_ERROR, "deliver",
@@ -474,8 +508,11 @@ static int64_t step(struct deliver_dest *d, struct deliver_part *p, int64_t now)
         }
         return DELIVER_POLL_MS;
     }
+    /* A replay's last batch waits for nothing: no more will come. */
     full = p->count >= d->o.batch_max_events ||
-           p->data.len >= d->o.batch_max_bytes;
+           p->data.len >= d->o.batch_max_bytes ||
+           (p->replay && p->reader != NULL &&
+            log_reader_position(p->reader) >= p->limit);
     if (!full && now - p->first_read_ms < d->o.batch_max_wait_ms) {
         return p->first_read_ms + d->o.batch_max_wait_ms - now;
     }
@@ -488,11 +525,136 @@ static int64_t step(struct deliver_dest *d, struct deliver_part *p, int64_t now)
 static bool any_in_flight(const struct deliver_dest *d)
 {
     for (uint32_t i = 0; i < d->part_count; i++) {
-        if (d->parts[i].in_flight || d->parts[i].done) {
+        if (d->parts[i].in_flight || d->parts[i].done ||
+            d->replay_parts[i].in_flight || d->replay_parts[i].done) {
             return true;
         }
     }
     return false;
+}
+
+/* ------------------------------------------------------------ replay -- */
+
+static void part_reset(struct deliver_part *p)
+{
+    if (p->reader != NULL) {
+        log_reader_close(p->reader);
+        p->reader = NULL;
+    }
+    p->count = 0;
+    p->prepared = false;
+    p->attempt = 0;
+    p->retry_at_ms = 0;
+    p->broken = false;
+    tw_buf_reset(&p->data);
+}
+
+static void replay_finish(struct deliver_dest *d, const char *how)
+{
+    for (uint32_t i = 0; i < d->part_count; i++) {
+        part_reset(&d->replay_parts[i]);
+    }
+    if (log_cursor_delete(d->o.events, d->replay_cursor) != 0) {
+        tw_err_clear();
+    }
+    d->replay_active = false;
+    d->replay_cancel = false;
+    d->st.replays_done++;
+    OBS_LOG(OBS_INFO, "deliver", how, "dest=%s", d->name);
+}
+
+/* Steps every replay part; ends the replay when all reached their end. */
+static int64_t replay_step(struct deliver_dest *d, int64_t now)
+{
+    int64_t next = DELIVER_POLL_MS;
+    bool busy = false;
+    bool done = true;
+
+    if (d->replay_rate > 0 && now > d->replay_refill_ms) {
+        d->replay_tokens +=
+            (double)(now - d->replay_refill_ms) / 1000.0 * d->replay_rate;
+        if (d->replay_tokens > d->replay_rate) {
+            d->replay_tokens = d->replay_rate;
+        }
+        d->replay_refill_ms = now;
+    }
+    for (uint32_t i = 0; i < d->part_count; i++) {
+        struct deliver_part *p = &d->replay_parts[i];
+
+        if (d->replay_cancel) {
+            if (p->done) {
+                p->done = false;
+                p->in_flight = false;
+            }
+            busy = busy || p->in_flight;
+            continue;
+        }
+        int64_t at = step(d, p, now);
+        next = at < next ? at : next;
+        done = done && p->committed >= p->limit && !p->in_flight;
+    }
+    if (d->replay_cancel && !busy) {
+        replay_finish(d, "replay cancelled; the destination's own place is "
+                         "unchanged");
+    } else if (!d->replay_cancel && done) {
+        replay_finish(d, "replay finished");
+    }
+    return next;
+}
+
+int deliver_dest_replay(struct deliver_dest *d,
+                        const struct deliver_replay *spec)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&d->lock);
+    if (d->replay_active) {
+        pthread_mutex_unlock(&d->lock);
+        return tw_err_set(TW_EBUSY, "destination %s is replaying already",
+                          d->name);
+    }
+    for (uint32_t i = 0; i < d->part_count && rc == 0; i++) {
+        struct deliver_part *p = &d->replay_parts[i];
+        uint64_t resume;
+
+        part_reset(p);
+        p->limit = spec->to[i];
+        p->committed = spec->from[i];
+        /* A replay cut short by a restart carries on where it was. */
+        if (log_cursor_get(d->o.events, d->replay_cursor, i, &resume) == 0 &&
+            resume > p->committed && resume <= p->limit) {
+            p->committed = resume;
+        }
+        p->batch_end = p->committed;
+        if (p->committed < p->limit) {
+            rc = log_cursor_commit(d->o.events, d->replay_cursor, i,
+                                   p->committed);
+        }
+    }
+    if (rc == 0) {
+        d->replay_where = spec->where;
+        d->replay_where_ctx = spec->where_ctx;
+        d->replay_rate = spec->events_per_s;
+        d->replay_tokens = spec->events_per_s;
+        d->replay_refill_ms = tw_now_ms();
+        d->replay_active = true;
+        d->replay_cancel = false;
+        OBS_LOG(OBS_INFO, "deliver", "replay started", "dest=%s rate=%g",
+                d->name, spec->events_per_s);
+        pthread_cond_signal(&d->wake);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+void deliver_dest_replay_cancel(struct deliver_dest *d)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->replay_active) {
+        d->replay_cancel = true;
+        pthread_cond_signal(&d->wake);
+    }
+    pthread_mutex_unlock(&d->lock);
 }
 
 static void wait_ms(struct deliver_dest *d, int64_t ms)
@@ -522,6 +684,10 @@ static void *deliver_main(void *arg)
             int64_t at = step(d, &d->parts[i], now);
             next = at < next ? at : next;
         }
+        if (d->replay_active) {
+            int64_t at = replay_step(d, now);
+            next = at < next ? at : next;
+        }
         if (d->breaker_until_ms > now && d->breaker_until_ms - now < next) {
             next = d->breaker_until_ms - now;
         }
@@ -541,7 +707,8 @@ static int parts_init(struct deliver_dest *d)
 {
     d->part_count = log_partitions(d->o.events);
     d->parts = calloc(d->part_count, sizeof(*d->parts));
-    if (d->parts == NULL) {
+    d->replay_parts = calloc(d->part_count, sizeof(*d->replay_parts));
+    if (d->parts == NULL || d->replay_parts == NULL) {
         return tw_err_set(TW_ENOMEM, "out of memory for destination %s",
                           d->name);
     }
@@ -550,9 +717,18 @@ static int parts_init(struct deliver_dest *d)
         struct log_partition_info info;
         int rc;
 
+        struct deliver_part *r = &d->replay_parts[i];
+
         p->id = i;
         p->dest = d;
+        p->cursor = d->cursor;
+        p->limit = UINT64_MAX;
         tw_buf_init(&p->data, d->o.batch_max_bytes + DELIVER_EVENT_MAX);
+        r->id = i;
+        r->dest = d;
+        r->replay = true;
+        r->cursor = d->replay_cursor;
+        tw_buf_init(&r->data, d->o.batch_max_bytes + DELIVER_EVENT_MAX);
         rc = log_cursor_get(d->o.events, d->cursor, i, &p->committed);
         if (rc == TW_ENOENT) {
             rc = log_partition_info(d->o.events, i, &info);
@@ -567,16 +743,25 @@ static int parts_init(struct deliver_dest *d)
     return 0;
 }
 
+static void part_free(struct deliver_part *p)
+{
+    if (p->reader != NULL) {
+        log_reader_close(p->reader);
+    }
+    free(p->events);
+    tw_buf_free(&p->data);
+}
+
 static void dest_free(struct deliver_dest *d)
 {
     for (uint32_t i = 0; d->parts != NULL && i < d->part_count; i++) {
-        if (d->parts[i].reader != NULL) {
-            log_reader_close(d->parts[i].reader);
-        }
-        free(d->parts[i].events);
-        tw_buf_free(&d->parts[i].data);
+        part_free(&d->parts[i]);
+    }
+    for (uint32_t i = 0; d->replay_parts != NULL && i < d->part_count; i++) {
+        part_free(&d->replay_parts[i]);
     }
     free(d->parts);
+    free(d->replay_parts);
     tw_json_parser_free(d->parser);
     tw_buf_free(&d->shaped);
     pthread_cond_destroy(&d->wake);
@@ -596,6 +781,8 @@ int deliver_dest_start(const struct deliver_options *opts,
     d->o = *opts;
     snprintf(d->name, sizeof(d->name), "%s", opts->name);
     deliver_cursor_name(opts->name, d->cursor, sizeof(d->cursor));
+    deliver_replay_cursor_name(opts->name, d->replay_cursor,
+                               sizeof(d->replay_cursor));
     d->o.name = d->name;
     d->paused = opts->start_paused;
     d->rng = (uint64_t)tw_monotonic_ns() | 1;
@@ -664,6 +851,13 @@ void deliver_dest_stats(struct deliver_dest *d, struct deliver_stats *st)
     st->paused = d->paused;
     st->breaker_open = d->breaker_until_ms != 0;
     st->lag = 0;
+    st->replay_active = d->replay_active;
+    st->replay_remaining = 0;
+    for (uint32_t i = 0; d->replay_active && i < d->part_count; i++) {
+        const struct deliver_part *r = &d->replay_parts[i];
+        st->replay_remaining +=
+            r->limit > r->committed ? r->limit - r->committed : 0;
+    }
     for (uint32_t i = 0; i < d->part_count; i++) {
         if (log_partition_info(d->o.events, i, &info) == 0 &&
             info.end_offset > d->parts[i].committed) {

@@ -88,9 +88,12 @@ struct deliver_stats {
     uint64_t batches_retried;
     uint64_t batches_dead;
     uint64_t breaker_opened;
-    bool breaker_open; /* gauge */
-    bool paused;       /* gauge */
-    uint64_t lag;      /* gauge: events not yet delivered */
+    bool breaker_open;         /* gauge */
+    bool paused;               /* gauge */
+    uint64_t lag;              /* gauge: events not yet delivered */
+    bool replay_active;        /* gauge */
+    uint64_t replay_remaining; /* gauge: offsets the replay has left */
+    uint64_t replays_done;     /* finished or cancelled */
 };
 
 /*
@@ -113,5 +116,30 @@ void deliver_dest_stats(struct deliver_dest *dest, struct deliver_stats *st);
 
 /* The cursor name of a destination: "dest.<name>". */
 void deliver_cursor_name(const char *dest, char *out, size_t size);
+
+/*
+ * A replay re-delivers offsets [from[p], to[p]) of every partition p to
+ * the destination, beside its live delivery and through its route, also
+ * filtered by where (NULL: every event), at most events_per_s a second
+ * (0: as fast as the sink takes them). Its progress is a cursor of its
+ * own, "replay.<name>", so a replay cut short by a restart carries on
+ * when started again with the same range; when it ends the cursor is
+ * deleted. The destination's own cursors are never moved by a replay.
+ * Replayed events keep their messageId.
+ */
+struct deliver_replay {
+    uint64_t from[LOG_MAX_PARTITIONS];
+    uint64_t to[LOG_MAX_PARTITIONS];
+    deliver_route_fn where;
+    void *where_ctx;
+    double events_per_s;
+};
+
+/* Starts a replay; TW_EBUSY while one runs. Safe from the tick. */
+TW_MUST_CHECK int deliver_dest_replay(struct deliver_dest *dest,
+                                      const struct deliver_replay *spec);
+/* Stops a replay after its batches in flight; a no-op when none runs. */
+void deliver_dest_replay_cancel(struct deliver_dest *dest);
+void deliver_replay_cursor_name(const char *dest, char *out, size_t size);
 
 #endif

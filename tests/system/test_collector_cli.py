@@ -20,6 +20,7 @@ COMMAND_OPTIONS = {
     "trace": ["--config", "--since"],
     "dlq": ["--config", "--since", "--limit", "ls", "show"],
     "dest": ["--config", "ls", "pause", "resume"],
+    "replay": ["--config", "--from", "--to", "--where", "--rate", "--cancel"],
 }
 
 

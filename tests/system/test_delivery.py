@@ -256,3 +256,43 @@ def test_pausing_a_destination_keeps_its_place_and_resume_delivers(
         assert hook.wait_for(3)
         assert c.metrics()[m] == 0
     assert len(hook.events) == 3
+
+
+def test_replay_redelivers_a_slice_beside_live_traffic(
+        trackway_bin, tmp_path, receivers, run_trackway):
+    hook = receivers()
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"hook": hook}))
+    with c:
+        sent = [track(properties={"n": i}) for i in range(20)]
+        c.batch(sent)
+        assert hook.wait_for(20)
+        out = run_trackway("replay", "-c", c.config_path, "hook", "--from",
+                           "0", "--where", "properties.n < 5",
+                           timeout=120).stdout
+        assert "replay of hook ended" in out
+        c.batch([track(properties={"n": 100})])
+        assert hook.wait_for(26)
+        again = run_trackway("replay", "-c", c.config_path, "hook", "--from",
+                             "2020-01-01T00:00:00Z", "--to", "0").stdout
+        assert "nothing to replay" in again
+    replayed = [e for e in hook.events[20:] if e["properties"]["n"] < 5]
+    assert sorted(e["properties"]["n"] for e in replayed) == [0, 1, 2, 3, 4]
+    originals = {m["messageId"] for m in sent}
+    assert all(e["messageId"] in originals for e in replayed), \
+        "replayed events keep their messageId"
+
+
+def test_a_destination_added_later_is_backfilled(trackway_bin, tmp_path,
+                                                 receivers):
+    first, late = receivers(), receivers()
+    config = delivery_config(tmp_path, {"first": first})
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        c.batch([track() for _ in range(30)])
+        assert first.wait_for(30)
+    config = delivery_config(tmp_path, {"first": first, "late": late})
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        assert late.wait_for(30)
+    assert len(first.events) == 30, "the first destination got nothing twice"

@@ -409,3 +409,57 @@ Test(deliver, a_paused_destination_sends_nothing_and_resumes_in_place)
     deliver_dest_stop(d);
     assert_in_order_per_partition();
 }
+
+static int even_only_cb(void *ctx, struct tw_json event, struct tw_buf *out)
+{
+    struct tw_json n;
+
+    (void)ctx;
+    (void)out;
+    return tw_json_get(event, "n", &n) && tw_json_int(n) % 2 == 0;
+}
+
+Test(deliver, a_replay_redelivers_a_range_beside_live_and_leaves_the_cursor)
+{
+    struct deliver_options o;
+    struct deliver_replay r = {.where = even_only_cb};
+    struct deliver_dest *d;
+    struct deliver_stats st;
+    int64_t deadline;
+    uint64_t cursor;
+
+    append_events(0, 20);
+    options(&o);
+    d = start(&o);
+    await_delivered(d, 20, &st);
+
+    /* Offsets 2..8 of both partitions: events 4..16; even ones pass. */
+    for (uint32_t p = 0; p < 2; p++) {
+        r.from[p] = 2;
+        r.to[p] = 9;
+    }
+    cr_assert_eq(deliver_dest_replay(d, &r), 0, "%s", tw_err_message());
+    cr_assert_eq(deliver_dest_replay(d, &r), TW_EBUSY);
+    append_events(20, 2); /* live traffic goes on beside it */
+    await_seen(20 + 7 + 2);
+    deadline = tw_now_ms() + AWAIT_MS;
+    deliver_dest_stats(d, &st);
+    while (st.replay_active && tw_now_ms() < deadline) {
+        struct timespec ts = {0, 2 * 1000000};
+        nanosleep(&ts, NULL);
+        deliver_dest_stats(d, &st);
+    }
+    deliver_dest_stop(d);
+    cr_assert_not(st.replay_active);
+    cr_assert_eq(st.replays_done, 1);
+    cr_assert_eq(sink.seen_count, 29);
+    for (size_t i = 20; i < sink.seen_count; i++) {
+        int n = atoi(sink.seen[i] + 5);
+        cr_assert(n >= 20 || (n % 2 == 0 && n >= 4 && n <= 16), "replayed %s",
+                  sink.seen[i]);
+    }
+    cr_assert_eq(log_cursor_get(events, "replay.lake", 0, &cursor), TW_ENOENT,
+                 "the replay's cursor is gone once it ended");
+    cr_assert_eq(log_cursor_get(events, "dest.lake", 0, &cursor), 0);
+    cr_assert_eq(cursor, 11, "the destination's own place is untouched");
+}
