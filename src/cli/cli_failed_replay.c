@@ -288,16 +288,14 @@ static void replay_record(struct follow_run *t, uint32_t partition,
     const char *key = rec->key;
     const char *slash = memchr(key, '/', rec->key_len);
 
-    (void)partition;
     if (rec->timestamp_ms >= s->until_ms) {
         return;
     }
     s->read++;
-    if (!t->has_parsed &&
-        tw_json_parse(t->parser, rec->value, rec->value_len, &root) != 0) {
-        root = (struct tw_json){0};
-    }
-    if (slash == NULL || (size_t)(slash - key) >= sizeof(source) ||
+    bool readable = t->has_parsed || tw_json_parse(t->parser, rec->value,
+                                                   rec->value_len, &root) == 0;
+
+    if (!readable || slash == NULL || (size_t)(slash - key) >= sizeof(source) ||
         tw_json_type(root) != TW_JSON_OBJECT ||
         !tw_json_get(root, "event", &event)) {
         s->skipped++;

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from collector import Collector, default_config, track
+from collector import Collector, default_config, to_yaml, track
 
 ORDER = {
     "type": "object",
@@ -149,3 +149,20 @@ def test_replay_explains_itself(run_trackway):
     for option in ("--url", "--dry-run", "--since", "--until", "receivedAt"):
         assert option in out
 
+
+
+def test_events_of_a_source_no_longer_configured_are_skipped(run_trackway,
+                                                             fixed, tmp_path):
+    config = json.loads(json.dumps(fixed.config))
+    config["sources"][0]["name"] = "app"
+    other = tmp_path / "renamed.yaml"
+    other.write_text(to_yaml(config) + "\n")
+    result = run_trackway("failed", "replay", "-c", other, "--url",
+                          f"http://127.0.0.1:{fixed.port}", "--no-progress",
+                          check=False)
+    assert result.returncode == 1
+    assert "source 'web' is not in the configuration; skipped" in (
+        result.stderr)
+    assert "3 failed events read, 0 sent" in result.stderr
+    assert "3 skipped" in result.stderr
+    assert len(fixed.events()) == 1
