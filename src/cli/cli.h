@@ -33,6 +33,8 @@ int cli_serve_main(int argc, char **argv);
 int cli_tail_main(int argc, char **argv);
 /* `trackway failed ls|show -c CONFIG`: the failed-events log. */
 int cli_failed_main(int argc, char **argv);
+/* `trackway failed replay -c CONFIG`: failed events to the collector again. */
+int cli_failed_replay_main(int argc, char **argv);
 /* `trackway send URL`: NDJSON events to a collector. */
 int cli_send_main(int argc, char **argv);
 /* `trackway replay -c CONFIG DEST --from ...`: history delivered again. */

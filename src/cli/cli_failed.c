@@ -17,6 +17,7 @@ static const char failed_help[] =
     "Usage: trackway failed ls -c CONFIG [--source NAME] [--reason REASON]\n"
     "                          [--event NAME] [--since TIME] [--limit N]\n"
     "       trackway failed show -c CONFIG OFFSET\n"
+    "       trackway failed replay -c CONFIG [--url URL] [--dry-run] ...\n"
     "\n"
     "Events that reached the collector but were not accepted: malformed\n"
     "(broke the API's rules), too_large, unplanned (a track event the plan\n"
@@ -24,9 +25,12 @@ static const char failed_help[] =
     "answered 200, so SDKs do not resend them; they are kept here with the\n"
     "reason and the event exactly as sent.\n"
     "\n"
-    "  ls    one line per failed event, oldest first: offset, time, source,\n"
-    "        reason, call, and the first violation or error\n"
-    "  show  one failed event in full: every violation and the event\n"
+    "  ls      one line per failed event, oldest first: offset, time,\n"
+    "          source, reason, call, and the first violation or error\n"
+    "  show    one failed event in full: every violation and the event\n"
+    "  replay  send them to the running collector again, to be judged by\n"
+    "          the plan it runs now; replayed events get a new receivedAt\n"
+    "          (see 'trackway failed replay --help')\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    the configuration 'trackway serve' runs with\n"
@@ -296,10 +300,13 @@ int cli_failed_main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "show") == 0) {
         return failed_show(argc - 1, argv + 1);
     }
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0) {
+        return cli_failed_replay_main(argc - 1, argv + 1);
+    }
     if (argc >= 2 &&
         (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(failed_help, stdout);
         return CLI_EXIT_OK;
     }
-    return usage_error("%s", argc < 2 ? "missing ls or show" : argv[1]);
+    return usage_error("%s", argc < 2 ? "missing ls, show or replay" : argv[1]);
 }

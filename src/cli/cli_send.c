@@ -5,11 +5,10 @@
  * Lines are grouped into batches (by count and by bytes). Each message
  * without a messageId gets one here, before the first attempt, so a
  * batch resent after a 5xx, a 429 or a network error is deduplicated by
- * the collector instead of stored twice. Retries back off exponentially
- * with full jitter and honour Retry-After. A line that is not a JSON
- * object is reported with its number and skipped; the rest still go.
+ * the collector instead of stored twice. Posting and its retries are
+ * http_client.h's. A line that is not a JSON object is reported with its
+ * number and skipped; the rest still go.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,11 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "cli/cli.h"
+#include "cli/http_client.h"
 #include "collect/message.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -60,7 +58,7 @@ static const char send_help[] =
 
 struct send_opts {
     const char *file;
-    char *url;
+    const char *url;
     const char *key;
     uint64_t batch;
     uint64_t max_bytes;
@@ -71,31 +69,20 @@ struct send_opts {
 
 struct send_state {
     struct send_opts o;
-    CURL *curl;
-    struct curl_slist *headers;
+    struct http_client *http;
     struct tw_json_parser *parser;
     struct tw_buf body;
-    struct tw_buf packed;
-    struct tw_buf answer;
     size_t in_batch;
     uint64_t lines;
     uint64_t invalid;
     uint64_t sent;
     uint64_t refused; /* in batches answered 4xx or given up on */
-    uint64_t requests;
-    uint64_t retried;
     uint64_t bytes_read;
     uint64_t file_size;
     uint64_t start_ns;
     uint64_t drawn_ns;
     bool fatal; /* 401: nothing more can succeed */
 };
-
-static size_t answer_cb(char *data, size_t size, size_t n, void *ctx)
-{
-    tw_buf_append(ctx, data, size * n);
-    return size * n;
-}
 
 static void progress(struct send_state *s, bool final)
 {
@@ -118,104 +105,18 @@ static void progress(struct send_state *s, bool final)
     fputs(final ? "\n" : "   ", stderr);
 }
 
-static int gzip_body(struct send_state *s)
-{
-    z_stream zs;
-    int rc;
-
-    memset(&zs, 0, sizeof(zs));
-    if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK) {
-        return -1;
-    }
-    tw_buf_reset(&s->packed);
-    size_t bound = deflateBound(&zs, s->body.len);
-    char *out = malloc(bound);
-    if (out == NULL) {
-        deflateEnd(&zs);
-        return -1;
-    }
-    zs.next_in = (Bytef *)s->body.data;
-    zs.avail_in = (uInt)s->body.len;
-    zs.next_out = (Bytef *)out;
-    zs.avail_out = (uInt)bound;
-    rc = deflate(&zs, Z_FINISH);
-    tw_buf_append(&s->packed, out, bound - zs.avail_out);
-    free(out);
-    deflateEnd(&zs);
-    return rc == Z_STREAM_END && s->packed.status == 0 ? 0 : -1;
-}
-
-/* Sleeps before attempt n (1, 2, ...): full jitter over an exponential
- * ceiling, or what Retry-After asked for when it asked for more. */
-static void backoff(unsigned attempt, long retry_after_s)
-{
-    uint64_t ceiling_ms = 100ull << (attempt > 8 ? 8 : attempt);
-    uint64_t wait_ms = (uint64_t)rand() % (ceiling_ms + 1);
-    struct timespec ts;
-
-    if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > wait_ms) {
-        wait_ms = (uint64_t)retry_after_s * 1000;
-    }
-    ts.tv_sec = (time_t)(wait_ms / 1000);
-    ts.tv_nsec = (long)(wait_ms % 1000) * 1000000;
-    nanosleep(&ts, NULL);
-}
-
-/* One attempt: the HTTP status, or 0 after a network error. */
-static long post_once(struct send_state *s, const char *data, size_t len,
-                      long *retry_after_s)
-{
-    struct curl_header *h;
-    long status = 0;
-    CURLcode rc;
-
-    tw_buf_reset(&s->answer);
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, data);
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    rc = curl_easy_perform(s->curl);
-    s->requests++;
-    *retry_after_s = 0;
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "%strackway send: %s: %s\n", s->o.progress ? "\n" : "",
-                s->o.url, curl_easy_strerror(rc));
-        return 0;
-    }
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (curl_easy_header(s->curl, "Retry-After", 0, CURLH_HEADER, -1, &h) ==
-        CURLHE_OK) {
-        *retry_after_s = atol(h->value);
-    }
-    return status;
-}
-
 static void flush_batch(struct send_state *s)
 {
-    const char *data;
-    size_t len;
-    long status = 0;
-    long retry_after_s = 0;
+    const char *answer;
+    size_t answer_len;
+    long status;
 
     if (s->in_batch == 0) {
         return;
     }
     tw_buf_puts(&s->body, "]}");
-    data = s->body.data;
-    len = s->body.len;
-    if (s->o.gzip && gzip_body(s) == 0) {
-        data = s->packed.data;
-        len = s->packed.len;
-    }
-    for (unsigned attempt = 0; attempt <= s->o.retries; attempt++) {
-        if (attempt > 0) {
-            s->retried++;
-            backoff(attempt, retry_after_s);
-        }
-        status = post_once(s, data, len, &retry_after_s);
-        if (status != 0 && status != 429 && status < 500) {
-            break;
-        }
-    }
+    status = http_client_post(s->http, s->body.data, s->body.len);
+    answer = http_client_answer(s->http, &answer_len);
     if (status == 200) {
         s->sent += s->in_batch;
     } else {
@@ -224,8 +125,7 @@ static void flush_batch(struct send_state *s)
                 "%strackway send: a batch of %zu events was not "
                 "taken: HTTP %ld %.*s\n",
                 s->o.progress ? "\n" : "", s->in_batch, status,
-                (int)(s->answer.len > 300 ? 300 : s->answer.len),
-                s->answer.data != NULL ? s->answer.data : "");
+                (int)(answer_len > 300 ? 300 : answer_len), answer);
         s->fatal = status == 401;
     }
     s->in_batch = 0;
@@ -281,46 +181,29 @@ static void add_line(struct send_state *s, const char *line, size_t len)
 
 static int send_setup(struct send_state *s)
 {
-    char userpwd[512];
+    struct http_client_opts opts = {.cmd = "send",
+                                    .agent = "trackway-send/" CLI_VERSION,
+                                    .gzip = s->o.gzip,
+                                    .retries = s->o.retries,
+                                    .progress = s->o.progress,
+                                    .max_body =
+                                        s->o.max_bytes + SEND_LINE_MAX + 128};
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-        (s->curl = curl_easy_init()) == NULL ||
+    if (http_client_new(&opts, s->o.url, &s->http) != 0 ||
         tw_json_parser_new(SEND_LINE_MAX, 0, &s->parser) != 0) {
-        fprintf(stderr, "trackway send: cannot start the HTTP client\n");
+        fprintf(stderr, "trackway send: %s\n", tw_err_message());
         return -1;
     }
-    snprintf(userpwd, sizeof(userpwd), "%s:", s->o.key);
-    s->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    if (s->o.gzip) {
-        s->headers = curl_slist_append(s->headers, "Content-Encoding: gzip");
-    }
-    s->headers = curl_slist_append(s->headers, "Expect:");
-    curl_easy_setopt(s->curl, CURLOPT_URL, s->o.url);
-    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(s->curl, CURLOPT_USERPWD, userpwd);
-    curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, answer_cb);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &s->answer);
-    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "trackway-send/" CLI_VERSION);
-    tw_buf_init(&s->body, s->o.max_bytes + SEND_LINE_MAX + 128);
-    tw_buf_init(&s->packed, 2 * (s->o.max_bytes + SEND_LINE_MAX) + 1024);
-    tw_buf_init(&s->answer, 64 * 1024);
+    http_client_set_key(s->http, s->o.key);
+    tw_buf_init(&s->body, opts.max_body);
     return 0;
 }
 
 static void send_teardown(struct send_state *s)
 {
     tw_buf_free(&s->body);
-    tw_buf_free(&s->packed);
-    tw_buf_free(&s->answer);
     tw_json_parser_free(s->parser);
-    curl_slist_free_all(s->headers);
-    if (s->curl != NULL) {
-        curl_easy_cleanup(s->curl);
-    }
-    curl_global_cleanup();
-    free(s->o.url);
+    http_client_free(s->http);
 }
 
 static int send_all(struct send_state *s, FILE *in)
@@ -329,6 +212,7 @@ static int send_all(struct send_state *s, FILE *in)
     size_t cap = 0;
     ssize_t n;
     double secs;
+    struct http_client_stats hs;
 
     s->start_ns = tw_monotonic_ns();
     while (!s->fatal && (n = getline(&line, &cap, in)) >= 0) {
@@ -357,32 +241,15 @@ static int send_all(struct send_state *s, FILE *in)
     }
     progress(s, true);
     secs = (double)(tw_monotonic_ns() - s->start_ns) / 1e9;
+    http_client_stats(s->http, &hs);
     fprintf(stderr,
             "trackway send: %" PRIu64 " events sent in %" PRIu64
             " requests (%" PRIu64 " retried), %" PRIu64 " not taken, %" PRIu64
             " invalid lines, in %.2f s (%.0f events/s)\n",
-            s->sent, s->requests, s->retried, s->refused, s->invalid, secs,
+            s->sent, hs.requests, hs.retried, s->refused, s->invalid, secs,
             secs > 0 ? (double)s->sent / secs : 0.0);
     return s->refused == 0 && s->invalid == 0 && !s->fatal ? CLI_EXIT_OK
                                                            : CLI_EXIT_FAIL;
-}
-
-/* The batch endpoint under a base URL: "http://h:p" -> ".../v1/batch". */
-static char *batch_url(const char *base)
-{
-    const char *path = strstr(base, "://");
-    char *url;
-
-    path = path != NULL ? strchr(path + 3, '/') : NULL;
-    if (path != NULL && strcmp(path, "/") != 0) {
-        return strdup(base);
-    }
-    if (asprintf(&url, "%.*s/v1/batch",
-                 (int)(path != NULL ? (size_t)(path - base) : strlen(base)),
-                 base) < 0) {
-        return NULL;
-    }
-    return url;
 }
 
 static int send_usage(const char *what, const char *arg)
@@ -409,7 +276,6 @@ int cli_send_main(int argc, char **argv)
                                  .max_bytes = 450 * 1024,
                                  .retries = 8,
                                  .progress = true}};
-    const char *url = NULL;
     struct stat st;
     FILE *in = stdin;
     int status;
@@ -421,7 +287,7 @@ int cli_send_main(int argc, char **argv)
             fputs(send_help, stdout);
             return CLI_EXIT_OK;
         } else if (c == 'u') {
-            url = optarg;
+            s.o.url = optarg;
         } else if (c == 'k') {
             s.o.key = optarg;
         } else if (c == 'b') {
@@ -445,9 +311,9 @@ int cli_send_main(int argc, char **argv)
             return send_usage("bad option ", argv[optind - 1]);
         }
     }
-    if (url == NULL || s.o.key == NULL) {
-        return send_usage(url == NULL ? "missing --url" : "missing --write-key",
-                          "");
+    if (s.o.url == NULL || s.o.key == NULL) {
+        return send_usage(
+            s.o.url == NULL ? "missing --url" : "missing --write-key", "");
     }
     if (optind < argc - 1) {
         return send_usage("one FILE at most, got also ", argv[optind + 1]);
@@ -465,8 +331,7 @@ int cli_send_main(int argc, char **argv)
         }
     }
     s.o.progress = s.o.progress && isatty(STDERR_FILENO);
-    s.o.url = batch_url(url);
-    if (s.o.url == NULL || send_setup(&s) != 0) {
+    if (send_setup(&s) != 0) {
         status = CLI_EXIT_USAGE;
     } else {
         status = send_all(&s, in);

@@ -16,7 +16,7 @@ COMMAND_OPTIONS = {
     "send": ["--url", "--write-key", "--batch", "--gzip", "--retries"],
     "tail": ["--config", "--failed", "--source", "--event", "--since",
              "--from-start", "--no-follow"],
-    "failed": ["--config", "--reason", "--source", "ls", "show"],
+    "failed": ["--config", "--reason", "--source", "ls", "show", "replay"],
     "trace": ["--config", "--since"],
     "dlq": ["--config", "--since", "--limit", "ls", "show"],
     "dest": ["--config", "ls", "pause", "resume"],

@@ -1,0 +1,67 @@
+/*
+ * http_client.h - the command line's client for a collector's /v1/batch,
+ * shared by `trackway send` and `trackway failed replay`: one libcurl
+ * handle, HTTP Basic with a write key, optional gzip, and retries.
+ *
+ * A 5xx answer, a 429 and a network error are retried with exponential
+ * backoff and full jitter, waiting at least what Retry-After asks; any
+ * other answer is final. Callers give every message a messageId before
+ * the first attempt, so a resent batch is deduplicated by the collector.
+ */
+#ifndef TW_CLI_HTTP_CLIENT_H
+#define TW_CLI_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+struct http_client_opts {
+    const char *cmd;   /* for messages: "send", "failed replay" */
+    const char *agent; /* the User-Agent */
+    bool gzip;         /* compress request bodies */
+    uint64_t retries;  /* attempts after the first */
+    bool progress;     /* a progress line is on the terminal: start
+                          messages on a new line */
+    size_t max_body;   /* the largest body that will be posted */
+};
+
+struct http_client_stats {
+    uint64_t requests; /* attempts, each retry counted */
+    uint64_t retried;
+    uint64_t ok; /* batches answered 200 */
+};
+
+struct http_client;
+
+/*
+ * Starts a client for the batch endpoint under url ("http://h:p" gets
+ * "/v1/batch"; a URL with a path is taken as is). Returns 0 or a negative
+ * tw_err code with a message. The caller owns *out (http_client_free).
+ */
+int http_client_new(const struct http_client_opts *opts, const char *url,
+                    struct http_client **out);
+void http_client_free(struct http_client *c);
+
+/* The write key the next posts authenticate with (copied). */
+void http_client_set_key(struct http_client *c, const char *key);
+
+/*
+ * Posts a JSON body, retrying as the header says. Returns the last HTTP
+ * status, or 0 when every attempt failed on the network; the last
+ * answer's body stays readable through http_client_answer until the
+ * next post.
+ */
+long http_client_post(struct http_client *c, const char *body, size_t len);
+
+/* The last answer's body (not NUL-terminated) and its length. */
+const char *http_client_answer(const struct http_client *c, size_t *len);
+
+/* The endpoint posted to, for messages. */
+const char *http_client_url(const struct http_client *c);
+
+void http_client_stats(const struct http_client *c,
+                       struct http_client_stats *out);
+
+#endif
