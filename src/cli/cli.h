@@ -39,6 +39,8 @@ int cli_failed_replay_main(int argc, char **argv);
 int cli_send_main(int argc, char **argv);
 /* `trackway replay -c CONFIG DEST --from ...`: history delivered again. */
 int cli_replay_main(int argc, char **argv);
+/* `trackway dlq replay -c CONFIG DEST`: dead letters delivered again. */
+int cli_dlq_replay_main(int argc, char **argv);
 /* `trackway dest ls|pause|resume -c CONFIG`: destinations as they are. */
 int cli_dest_main(int argc, char **argv);
 /* `trackway dlq ls|show -c CONFIG DEST`: a destination's dead letters. */

@@ -18,6 +18,7 @@
 static const char dlq_help[] =
     "Usage: trackway dlq ls -c CONFIG DEST [--since TIME] [--limit N]\n"
     "       trackway dlq show -c CONFIG DEST OFFSET\n"
+    "       trackway dlq replay -c CONFIG DEST [--from N] [--to N] [--rate N]\n"
     "\n"
     "The dead-letter log of destination DEST: the events it refused for\n"
     "good (an HTTP 4xx, say) or could not deliver within its attempts,\n"
@@ -26,6 +27,8 @@ static const char dlq_help[] =
     "\n"
     "  ls    one line per event, oldest first\n"
     "  show  one in full\n"
+    "  replay  send them to DEST again, through the running server (see\n"
+    "          'trackway replay --help'); the log keeps them\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE  the configuration 'trackway serve' runs with\n"
@@ -219,5 +222,8 @@ int cli_dlq_main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "show") == 0) {
         return dlq_run(argc - 1, argv + 1, true);
     }
-    return usage("ls or show?");
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0) {
+        return cli_dlq_replay_main(argc - 1, argv + 1);
+    }
+    return usage("ls, show or replay?");
 }

@@ -31,6 +31,7 @@ static const char replay_help[] =
     "TIME|OFFSET]\n"
     "                       [--where FILTER] [--rate N] [--no-wait]\n"
     "       trackway replay -c CONFIG DEST --cancel\n"
+    "       trackway dlq replay -c CONFIG DEST [--from X] [--to X] [--rate N]\n"
     "\n"
     "Delivers a slice of the stored history to destination DEST again,\n"
     "beside its live traffic (which goes on), through its routes and, with\n"
@@ -40,6 +41,9 @@ static const char replay_help[] =
     "does the work: this command starts it and shows its progress, with\n"
     "the rate and the time left, until it ends; Ctrl-C stops watching, not\n"
     "the replay. A replay cut short by a restart carries on after it.\n"
+    "'trackway dlq replay' sends DEST's dead letters (all, or --from/--to\n"
+    "offsets of its dead-letter log) to it again, as they were; the\n"
+    "dead-letter log keeps them (it is append-only).\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE  the configuration 'trackway serve' runs with\n"
@@ -66,6 +70,7 @@ static void replay_interrupt_cb(int sig)
 }
 
 struct replay_args {
+    bool dead_letters; /* `trackway dlq replay` */
     const char *config;
     const char *dest;
     const char *from;
@@ -131,7 +136,8 @@ static int write_job(const struct tw_config *c, const struct replay_args *a,
     for (uint32_t p = 0; p < n; p++) {
         tw_buf_printf(&job, "%s%" PRIu64, p ? "," : "", to[p]);
     }
-    tw_buf_printf(&job, "],\"rate\":%.3f", a->rate);
+    tw_buf_printf(&job, "],\"rate\":%.3f,\"dead_letters\":%s", a->rate,
+                  a->dead_letters ? "true" : "false");
     if (a->where != NULL) {
         tw_buf_puts(&job, ",\"where\":");
         tw_jw_cstring(&job, a->where);
@@ -157,8 +163,8 @@ static int write_job(const struct tw_config *c, const struct replay_args *a,
 
 /* Offsets the replay has delivered, read from its cursor. */
 static uint64_t replay_done(const struct tw_config *c, const char *dest,
-                            const uint64_t *from, const uint64_t *to,
-                            uint32_t n)
+                            const char *log_name, const uint64_t *from,
+                            const uint64_t *to, uint32_t n)
 {
     char cursor[LOG_CURSOR_NAME_MAX + 1];
     struct log *events;
@@ -166,7 +172,7 @@ static uint64_t replay_done(const struct tw_config *c, const char *dest,
 
     deliver_replay_cursor_name(dest, cursor, sizeof(cursor));
     /* A read-only handle sees cursors as of its opening: open anew. */
-    if (cli_log_open_quiet(c, "events", &events) != 0) {
+    if (cli_log_open_quiet(c, log_name, &events) != 0) {
         return 0;
     }
     for (uint32_t p = 0; p < n; p++) {
@@ -180,8 +186,8 @@ static uint64_t replay_done(const struct tw_config *c, const char *dest,
 }
 
 static void watch(const struct tw_config *c, const char *dest,
-                  const uint64_t *from, const uint64_t *to, uint32_t n,
-                  uint64_t total)
+                  const char *log_name, const uint64_t *from,
+                  const uint64_t *to, uint32_t n, uint64_t total)
 {
     char path[4096];
     uint64_t start = tw_monotonic_ns();
@@ -194,7 +200,7 @@ static void watch(const struct tw_config *c, const char *dest,
         double secs = (double)(tw_monotonic_ns() - start) / 1e9;
         double rate;
 
-        done = replay_done(c, dest, from, to, n);
+        done = replay_done(c, dest, log_name, from, to, n);
         rate = secs > 0 ? (double)done / secs : 0;
         if (tty) {
             fprintf(stderr, "\r  %" PRIu64 " of %" PRIu64 " [%3.0f%%] %.0f/s",
@@ -229,9 +235,13 @@ static int replay_run(const struct tw_config *c, const struct replay_args *a)
     struct route_filter *filter;
     struct route_error err;
     uint64_t total = 0;
+    char log_name[256] = "events";
     uint32_t n;
     int rc = 0;
 
+    if (a->dead_letters) {
+        snprintf(log_name, sizeof(log_name), "%s/%s", CLI_DLQ_DIR, a->dest);
+    }
     delivery_replay_path(c, a->dest, path, sizeof(path));
     if (a->cancel) {
         if (unlink(path) != 0) {
@@ -257,7 +267,7 @@ static int replay_run(const struct tw_config *c, const struct replay_args *a)
         }
         route_filter_free(filter);
     }
-    if (cli_log_open("replay", c, "events", 0, true, &events) != 0) {
+    if (cli_log_open("replay", c, log_name, 0, true, &events) != 0) {
         return CLI_EXIT_FAIL;
     }
     n = log_partitions(events);
@@ -293,12 +303,24 @@ static int replay_run(const struct tw_config *c, const struct replay_args *a)
            a->dest, total);
     fflush(stdout);
     if (a->wait) {
-        watch(c, a->dest, from, to, n, total);
+        watch(c, a->dest, log_name, from, to, n, total);
     }
     return CLI_EXIT_OK;
 }
 
+static int replay_main(int argc, char **argv, bool dead_letters);
+
 int cli_replay_main(int argc, char **argv)
+{
+    return replay_main(argc, argv, false);
+}
+
+int cli_dlq_replay_main(int argc, char **argv)
+{
+    return replay_main(argc, argv, true);
+}
+
+static int replay_main(int argc, char **argv, bool dead_letters)
 {
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'},
@@ -311,7 +333,7 @@ int cli_replay_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct replay_args a = {.wait = true};
+    struct replay_args a = {.wait = true, .dead_letters = dead_letters};
     struct tw_config *config;
     uint64_t rate;
     int status;
@@ -347,6 +369,9 @@ int cli_replay_main(int argc, char **argv)
         return usage("needs -c CONFIG and one destination", "");
     }
     a.dest = argv[optind];
+    if (dead_letters && a.from == NULL) {
+        a.from = "0"; /* every dead letter kept */
+    }
     if (!a.cancel && a.from == NULL) {
         return usage("needs --from (a time or an offset)", "");
     }

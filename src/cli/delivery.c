@@ -355,8 +355,13 @@ static void replay_start(struct serve_dest *sd, struct deliver_dest *running,
     ok = ok && (sd->job_parser != NULL ||
                 tw_json_parser_new(sizeof(text), 0, &sd->job_parser) == 0);
     ok = ok && tw_json_parse(sd->job_parser, text, len, &job) == 0 &&
-         tw_json_type(job) == TW_JSON_OBJECT &&
-         job_offsets(job, "from", spec.from, partitions) &&
+         tw_json_type(job) == TW_JSON_OBJECT;
+    if (ok && tw_json_get(job, "dead_letters", &v) &&
+        tw_json_type(v) == TW_JSON_BOOL && tw_json_bool(v)) {
+        spec.dead_letters = true;
+        partitions = 1;
+    }
+    ok = ok && job_offsets(job, "from", spec.from, partitions) &&
          job_offsets(job, "to", spec.to, partitions);
     if (ok && tw_json_get(job, "rate", &v) &&
         (tw_json_type(v) == TW_JSON_INT || tw_json_type(v) == TW_JSON_DOUBLE)) {

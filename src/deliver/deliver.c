@@ -28,6 +28,8 @@
 struct deliver_part {
     uint32_t id;
     bool replay;        /* a part of a replay, not of live delivery */
+    bool dead_letters;  /* reads the dead-letter log: events come wrapped */
+    struct log *log;    /* what it reads, and where its cursor is */
     const char *cursor; /* the cursor it commits: the destination's own */
     uint64_t limit;     /* reads no record at or past this offset */
     struct log_reader *reader;
@@ -115,7 +117,7 @@ void deliver_replay_cursor_name(const char *dest, char *out, size_t size)
 static int part_open_reader(struct deliver_dest *d, struct deliver_part *p)
 {
     struct log_partition_info info;
-    int rc = log_partition_info(d->o.events, p->id, &info);
+    int rc = log_partition_info(p->log, p->id, &info);
 
     if (rc != 0) {
         return rc;
@@ -131,7 +133,7 @@ static int part_open_reader(struct deliver_dest *d, struct deliver_part *p)
     if (p->committed > info.end_offset) {
         p->committed = info.end_offset;
     }
-    return log_reader_open(d->o.events, p->id, p->committed, &p->reader);
+    return log_reader_open(p->log, p->id, p->committed, &p->reader);
 }
 
 static struct sink_event *batch_add(struct deliver_part *p)
@@ -147,6 +149,39 @@ static struct sink_event *batch_add(struct deliver_part *p)
     }
     memset(&p->events[p->count], 0, sizeof(*p->events));
     return &p->events[p->count++];
+}
+
+/*
+ * A dead letter back into the batch: its event was routed and shaped when
+ * it first failed, so it goes as it is; the record's key is its
+ * messageId. False when memory ran out.
+ */
+static bool take_dead_letter(struct deliver_dest *d, struct deliver_part *p,
+                             const struct log_record *rec)
+{
+    struct tw_json root;
+    struct tw_json event;
+    struct sink_event *e;
+
+    if (tw_json_parse(d->parser, rec->value, rec->value_len, &root) != 0 ||
+        tw_json_type(root) != TW_JSON_OBJECT ||
+        !tw_json_get(root, "event", &event)) {
+        d->st.events_skipped++;
+        return true;
+    }
+    e = batch_add(p);
+    if (e == NULL) {
+        return false;
+    }
+    e->offset = rec->offset;
+    e->partition = 0;
+    e->timestamp_ms = rec->timestamp_ms;
+    e->message_id = (const char *)(uintptr_t)p->data.len;
+    tw_jw_value(&p->data, event);
+    e->data_len = p->data.len - (size_t)(uintptr_t)e->message_id;
+    e->id_len = rec->key_len;
+    tw_buf_append(&p->data, rec->key, rec->key_len);
+    return p->data.status == 0;
 }
 
 /* Routes one record into the batch; false when memory ran out. */
@@ -218,7 +253,8 @@ static void fill_batch(struct deliver_dest *d, struct deliver_part *p,
         if (p->count == 0) {
             p->first_read_ms = now;
         }
-        if (!take_record(d, p, &rec)) {
+        if (!(p->dead_letters ? take_dead_letter(d, p, &rec)
+                              : take_record(d, p, &rec))) {
             rc = TW_ENOMEM;
             break;
         }
@@ -298,7 +334,7 @@ static void batch_reset(struct deliver_part *p)
 
 static int commit(struct deliver_dest *d, struct deliver_part *p)
 {
-    int rc = log_cursor_commit(d->o.events, p->cursor, p->id, p->batch_end);
+    int rc = log_cursor_commit(p->log, p->cursor, p->id, p->batch_end);
 
     if (rc != 0) {
         OBS_LOG(OBS_ERROR, "deliver",
@@ -554,7 +590,7 @@ static void replay_finish(struct deliver_dest *d, const char *how)
     for (uint32_t i = 0; i < d->part_count; i++) {
         part_reset(&d->replay_parts[i]);
     }
-    if (log_cursor_delete(d->o.events, d->replay_cursor) != 0) {
+    if (log_cursor_delete(d->replay_parts[0].log, d->replay_cursor) != 0) {
         tw_err_clear();
     }
     d->replay_active = false;
@@ -618,16 +654,20 @@ int deliver_dest_replay(struct deliver_dest *d,
         uint64_t resume;
 
         part_reset(p);
-        p->limit = spec->to[i];
-        p->committed = spec->from[i];
+        /* The dead-letter log has one partition: the others stay idle. */
+        p->dead_letters = spec->dead_letters;
+        p->log = spec->dead_letters ? d->o.dlq : d->o.events;
+        p->id = spec->dead_letters ? 0 : i;
+        p->limit = spec->dead_letters && i > 0 ? 0 : spec->to[i];
+        p->committed = spec->dead_letters && i > 0 ? 0 : spec->from[i];
         /* A replay cut short by a restart carries on where it was. */
-        if (log_cursor_get(d->o.events, d->replay_cursor, i, &resume) == 0 &&
+        if (log_cursor_get(p->log, d->replay_cursor, p->id, &resume) == 0 &&
             resume > p->committed && resume <= p->limit) {
             p->committed = resume;
         }
         p->batch_end = p->committed;
         if (p->committed < p->limit) {
-            rc = log_cursor_commit(d->o.events, d->replay_cursor, i,
+            rc = log_cursor_commit(p->log, d->replay_cursor, p->id,
                                    p->committed);
         }
     }
@@ -722,11 +762,13 @@ static int parts_init(struct deliver_dest *d)
         p->id = i;
         p->dest = d;
         p->cursor = d->cursor;
+        p->log = d->o.events;
         p->limit = UINT64_MAX;
         tw_buf_init(&p->data, d->o.batch_max_bytes + DELIVER_EVENT_MAX);
         r->id = i;
         r->dest = d;
         r->replay = true;
+        r->log = d->o.events;
         r->cursor = d->replay_cursor;
         tw_buf_init(&r->data, d->o.batch_max_bytes + DELIVER_EVENT_MAX);
         rc = log_cursor_get(d->o.events, d->cursor, i, &p->committed);

@@ -128,6 +128,9 @@ void deliver_cursor_name(const char *dest, char *out, size_t size);
  * Replayed events keep their messageId.
  */
 struct deliver_replay {
+    /* From the destination's dead-letter log instead: offsets of its one
+     * partition in from[0], to[0]; events go as they were dead-lettered. */
+    bool dead_letters;
     uint64_t from[LOG_MAX_PARTITIONS];
     uint64_t to[LOG_MAX_PARTITIONS];
     deliver_route_fn where;

@@ -160,7 +160,15 @@ def test_a_4xx_goes_to_the_dead_letter_log_and_trace_says_so(
         assert '"messageId":"dead-1"' in show
         none = run_trackway("dlq", "ls", "-c", c.config_path, "lake").stdout
         assert none.strip() == "no dead letters"
-    assert [e["messageId"] for e in hook.events] == ["alive-1"]
+        assert [e["messageId"] for e in hook.events] == ["alive-1"]
+        # The receiver is fixed (its script ran out): send the letter again.
+        out = run_trackway("dlq", "replay", "-c", c.config_path, "hook",
+                           timeout=120).stdout
+        assert "replay of hook ended" in out
+        assert hook.wait_for(2)
+    assert [e["messageId"] for e in hook.events] == ["alive-1", "dead-1"]
+    assert all(hook.events[1][k] == v for k, v in bad.items()), \
+        "the dead letter went again as it was first sent"
 
 
 def test_a_stalled_destination_does_not_hold_up_a_healthy_one(
