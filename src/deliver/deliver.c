@@ -558,6 +558,16 @@ static int64_t step(struct deliver_dest *d, struct deliver_part *p, int64_t now)
     return DELIVER_POLL_MS;
 }
 
+static bool any_done(const struct deliver_dest *d)
+{
+    for (uint32_t i = 0; i < d->part_count; i++) {
+        if (d->parts[i].done || d->replay_parts[i].done) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool any_in_flight(const struct deliver_dest *d)
 {
     for (uint32_t i = 0; i < d->part_count; i++) {
@@ -735,7 +745,12 @@ static void *deliver_main(void *arg)
             d->last_tick_ms = now;
             d->o.tick(d->o.tick_ctx, d);
         }
-        wait_ms(d, next < 1 ? 1 : next);
+        /* A sink that completes inside send() signalled before this
+         * thread waited: waiting now would sleep out the whole timeout
+         * with the next batch ready. */
+        if (!any_done(d)) {
+            wait_ms(d, next < 1 ? 1 : next);
+        }
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;
