@@ -329,7 +329,7 @@ def report(runs_dir):
           f"{', '.join(f'{x:.3f}' for x in ratios)}")
 
     if paced:
-        print("\nhalf load (paced sender, file destination, medians)")
+        print("\npaced load (fixed rate, file destination, medians)")
         print(f"{'runs':>4} {'asked ev/s':>11} {'sent ev/s':>10} "
               f"{'ack->dl p50':>11} {'p99':>7} {'p99.9':>7} {'max':>7} "
               f"{'2xx p50':>7} {'2xx p99':>7}")
@@ -343,7 +343,7 @@ def report(runs_dir):
     print(f"\ntargets: file destination {ratio:.2f} of ingest alone "
           f"(target at least {TARGET_RATIO_TO_INGEST:.2f}): "
           f"{'met' if ratio >= TARGET_RATIO_TO_INGEST else 'MISSED'}; "
-          f"p99 ack to delivered {p99:.2f} ms at half load (target under "
+          f"p99 ack to delivered {p99:.2f} ms at the paced load (target under "
           f"{TARGET_P99_ACK_TO_DELIVERED_MS:.0f} ms): "
           f"{'met' if p99 < TARGET_P99_ACK_TO_DELIVERED_MS else 'MISSED'}; "
           f"peak RSS {rss:.1f} MB over all runs")
