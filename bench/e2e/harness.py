@@ -337,7 +337,8 @@ def report(runs_dir):
               f"{med(paced, 'ingest_events_per_s'):10,.0f} "
               f"{med(paced, 'p50_ms'):11.2f} {med(paced, 'p99_ms'):7.2f} "
               f"{med(paced, 'p999_ms'):7.2f} {med(paced, 'max_ms'):7.2f} "
-              f"{med(paced, 'ack_p50_ms'):7.2f} {med(paced, 'ack_p99_ms'):7.2f}")
+              f"{med(paced, 'ack_p50_ms'):7.2f} "
+              f"{med(paced, 'ack_p99_ms'):7.2f}")
     p99 = med(paced, "p99_ms")
     rss = max(r["rss_mb"] for r in runs)
     print(f"\ntargets: file destination {ratio:.2f} of ingest alone "

@@ -6,9 +6,9 @@
  * the failed-events log), and the HTTP connection is parked. Each append
  * completes on the log's writer thread; the last completion answers:
  *
- *   handler ──► ingest ──► log_append × k ──► (parked)
- *                               │
- *   writer thread: completion ──┴─► last one? ──► dedup_add, http_respond
+ *   handler --> ingest --> log_append × k --> (parked)
+ *                               |
+ *   writer thread: completion --+-> last one? --> dedup_add, http_respond
  *
  * The handler holds one reference of its own while it appends, so an
  * answer cannot go out before every append was queued.

@@ -10,10 +10,10 @@
  * dead-letter log), so a restart resumes where delivery was sure, and
  * duplicates come only from the batches in flight when it stopped.
  *
- *   partition p:  cursor ─► reader ─► route ─► batch ─► sink ─► commit
- *                                                  │
- *                 retry with backoff (full jitter, Retry-After) ──┤
- *                 attempts exhausted or rejected ─► dead-letter log
+ *   partition p:  cursor -> reader -> route -> batch -> sink -> commit
+ *                                                  |
+ *                 retry with backoff (full jitter, Retry-After) --+
+ *                 attempts exhausted or rejected -> dead-letter log
  *
  * Order. At most one batch per partition is out at a time, and a retried
  * batch is the same batch, so a partition's events reach the sink in

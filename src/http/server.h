@@ -18,12 +18,12 @@
  * The state word settles the race between the handler returning and an
  * answer arriving from another thread:
  *
- *   READING ──final call──► IN_HANDLER ──handler returns──► PARKING
- *                                │                            │ suspended
- *                                │                            ▼
- *                                │                          PARKED
- *                                ▼                            │
- *                             ANSWERED ◄──── http_respond ────┘
+ *   READING --final call--> IN_HANDLER --handler returns--> PARKING
+ *                                |                            | suspended
+ *                                |                            v
+ *                                |                          PARKED
+ *                                v                            |
+ *                             ANSWERED <---- http_respond ----+
  *
  * http_respond moves any of IN_HANDLER, PARKING, PARKED to ANSWERED and
  * resumes the connection only if it found PARKED, because resuming a

@@ -5,13 +5,13 @@
  *
  * A filter is a tree of nodes in one array, children linked as siblings:
  *
- *   nodes[]:  [0] AND ─child─► [1] PRED type == "track"
- *                               │ next
- *                               ▼
- *                              [2] OR ─child─► [3] PRED total > 100
- *                                               │ next
- *                                               ▼
- *                                              [4] NOT ─child─► [5] PRED ...
+ *   nodes[]:  [0] AND -child-> [1] PRED type == "track"
+ *                               | next
+ *                               v
+ *                              [2] OR -child-> [3] PRED total > 100
+ *                                               | next
+ *                                               v
+ *                                              [4] NOT -child-> [5] PRED ...
  *
  * "and" and "or" take any number of operands (a and b and c is one AND
  * node, parenthesised or not), so the tree is only as deep as the

@@ -6,11 +6,11 @@
  *
  *   rules (stored layout)              targets (output layout)
  *   [0] event  KEEP_BELOW|RULE_BELOW   [0] event
- *    ├─ [1] properties KEEP             ├─ [1] revenue    ◄─ rename 0
- *    │     └─ [2] total MOVED (rename 0)└─ [2] user
- *    └─ [3] context RULE_BELOW                └─ [3] email ◄─ rename 1
- *          └─ [4] traits RULE_BELOW
- *                └─ [5] email HASH|MOVED (rename 1)
+ *    +- [1] properties KEEP             +- [1] revenue    <- rename 0
+ *    |     +- [2] total MOVED (rename 0)+- [2] user
+ *    +- [3] context RULE_BELOW                +- [3] email <- rename 1
+ *          +- [4] traits RULE_BELOW
+ *                +- [5] email HASH|MOVED (rename 1)
  *
  * The writer walks the event and the rules trie side by side, members in
  * document order, and merges in the targets trie where the output has a

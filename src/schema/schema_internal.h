@@ -9,10 +9,10 @@
  * are cycles in the graph. Everything lives in the schema's arena and is
  * freed at once.
  *
- *   tw_schema ── root ──► node ── kws[] ──► kw {TYPE, mask}
- *                           │               kw {PROPERTIES} ──► node ...
- *                           │               kw {REF} ──────────► node (any)
- *                           └── resource ──► {uri, dynamic anchors}
+ *   tw_schema -- root --> node -- kws[] --> kw {TYPE, mask}
+ *                           |               kw {PROPERTIES} --> node ...
+ *                           |               kw {REF} ----------> node (any)
+ *                           +-- resource --> {uri, dynamic anchors}
  *
  * Values a keyword compares with (enum, const) stay tw_json handles into
  * the schema documents, whose parsers the schema owns and never parses

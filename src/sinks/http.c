@@ -7,7 +7,7 @@
  *   ------------------                     -------------
  *   reserve a slot (in_flight, TW_EFULL)
  *   build body (+gzip), easy handle
- *   queue on pending ──── wakeup ────────► move pending into the multi
+ *   queue on pending ---- wakeup --------> move pending into the multi
  *                                          curl_multi_perform
  *                                          each finished transfer:
  *                                            judge the answer, count, log

@@ -14,7 +14,8 @@ ORDER = {
     "properties": {
         "order_id": {"type": "string", "maxLength": 8},
         "total": {"type": "number", "minimum": 0},
-        "items": {"type": "array", "items": {"$ref": "common.json#/$defs/item"}},
+        "items": {"type": "array",
+                  "items": {"$ref": "common.json#/$defs/item"}},
     },
 }
 COMMON = {"$defs": {"item": {"type": "object", "required": ["sku"]}}}
