@@ -6,7 +6,6 @@
  */
 #include "cli/delivery.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "common/clock.h"
 #include "deliver/deliver.h"
 #include "obs/logging.h"
+#include "obs/ratelimit.h"
 #include "obs/metrics.h"
 #include "route/filter.h"
 #include "route/shape.h"
@@ -38,6 +38,7 @@ struct serve_dest {
     size_t route_count;
     struct route_scratch *scratch; /* the destination's thread only */
     struct route_shape *shape;     /* NULL: events as stored */
+    struct obs_ratelimit shape_error_log;
     struct deliver_dest *running;
     char pause_path[4096];
     bool paused; /* as last applied; the destination's thread only */
@@ -196,18 +197,16 @@ static bool source_is(struct tw_json event, char **from, size_t count)
  */
 static int shape(struct serve_dest *d, struct tw_json event, struct tw_buf *out)
 {
-    static _Atomic int64_t last_warning_ms;
-    int64_t now;
+    uint64_t suppressed;
 
     if (d->shape == NULL || route_shape_apply(d->shape, event, out) == 0) {
         return 1;
     }
-    now = tw_now_ms();
-    if (now - atomic_load(&last_warning_ms) >= 60000) {
-        atomic_store(&last_warning_ms, now);
+    if (obs_ratelimit_allow(&d->shape_error_log, 60000, &suppressed)) {
         OBS_LOG(OBS_ERROR, "deliver",
                 "an event could not be shaped and was not sent",
-                "dest=%s error=\"%s\"", d->cfg->name, tw_err_message());
+                "dest=%s error=\"%s\" suppressed=%llu", d->cfg->name,
+                tw_err_message(), (unsigned long long)suppressed);
     }
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "json/json_write.h"
 #include "obs/logging.h"
+#include "obs/ratelimit.h"
 
 const double collect_latency_bounds[COLLECT_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -171,14 +172,13 @@ static void request_release(struct collect_request *r)
  * request, and one line a second says so as well as a thousand. */
 static void log_append_failure(struct collector *c, const char *message)
 {
-    int64_t now = tw_now_ms();
-    int64_t last = atomic_load(&c->last_append_error_ms);
+    uint64_t suppressed;
 
-    if (now - last >= 1000 &&
-        atomic_compare_exchange_strong(&c->last_append_error_ms, &last, now)) {
+    if (obs_ratelimit_allow(&c->append_error_log, 1000, &suppressed)) {
         OBS_LOG(OBS_ERROR, "collect",
-                "an append to the log failed; answering 503", "error=\"%s\"",
-                message != NULL ? message : "?");
+                "an append to the log failed; answering 503",
+                "error=\"%s\" suppressed=%llu", message != NULL ? message : "?",
+                (unsigned long long)suppressed);
     }
 }
 

@@ -16,6 +16,7 @@
 #include "collect/ratelimit.h"
 #include "common/buf.h"
 #include "json/json.h"
+#include "obs/ratelimit.h"
 
 /* Why an event went to the failed-events log. */
 enum collect_reason {
@@ -81,7 +82,7 @@ struct collector {
     _Atomic uint64_t unknown_keys;          /* 401 */
     _Atomic uint64_t latency_count[COLLECT_LATENCY_BUCKETS + 1];
     _Atomic uint64_t latency_sum_us;
-    _Atomic int64_t last_append_error_ms; /* rate-limits the log line */
+    struct obs_ratelimit append_error_log; /* one line a second at most */
 };
 
 extern const double collect_latency_bounds[COLLECT_LATENCY_BUCKETS];
