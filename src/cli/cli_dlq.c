@@ -11,9 +11,9 @@
 
 #include "cli/cli.h"
 #include "cli/follow.h"
+#include "cli/show.h"
 #include "cli/storage.h"
 #include "common/units.h"
-#include "json/json_write.h"
 
 static const char dlq_help[] =
     "Usage: trackway dlq ls -c CONFIG DEST [--since TIME] [--limit N]\n"
@@ -37,28 +37,6 @@ static const char dlq_help[] =
     "\n"
     "Example:\n"
     "  trackway dlq ls -c config/sample.yaml billing\n";
-
-static const char *field(struct tw_json obj, const char *name, char *buf,
-                         size_t size)
-{
-    struct tw_json v;
-    const char *text;
-    size_t len;
-
-    if (!tw_json_get(obj, name, &v)) {
-        return "-";
-    }
-    if (tw_json_type(v) == TW_JSON_INT) {
-        snprintf(buf, size, "%" PRId64, tw_json_int(v));
-        return buf;
-    }
-    if (tw_json_type(v) != TW_JSON_STRING) {
-        return "-";
-    }
-    text = tw_json_string(v, &len);
-    snprintf(buf, size, "%.*s", (int)len, text);
-    return buf;
-}
 
 static bool parse(struct follow_run *t, const struct log_record *rec,
                   struct tw_json *root)
@@ -89,10 +67,10 @@ static void print_row(struct follow_run *t, uint32_t partition,
     tw_format_time(rec->timestamp_ms, when, sizeof(when));
     printf("%-8" PRIu64 " %-24s %-36.*s %-19s %-8s %-6s %s\n", rec->offset,
            when, (int)rec->key_len, (const char *)rec->key,
-           field(root, "reason", reason, sizeof(reason)),
-           field(root, "attempts", attempts, sizeof(attempts)),
-           field(root, "status", status, sizeof(status)),
-           field(root, "error", error, sizeof(error)));
+           show_text(root, "reason", reason, sizeof(reason)),
+           show_text(root, "attempts", attempts, sizeof(attempts)),
+           show_text(root, "status", status, sizeof(status)),
+           show_text(root, "error", error, sizeof(error)));
 }
 
 static void print_full(struct follow_run *t, uint32_t partition,
@@ -100,7 +78,6 @@ static void print_full(struct follow_run *t, uint32_t partition,
 {
     struct tw_json root;
     struct tw_json event;
-    struct tw_buf out;
     char a[300];
 
     (void)partition;
@@ -117,20 +94,18 @@ static void print_full(struct follow_run *t, uint32_t partition,
     tw_format_time(rec->timestamp_ms, a, sizeof(a));
     printf("offset:       %" PRIu64 "\nfailed:       %s\n", rec->offset, a);
     printf("messageId:    %.*s\n", (int)rec->key_len, (const char *)rec->key);
-    printf("destination:  %s\n", field(root, "destination", a, sizeof(a)));
-    printf("reason:       %s\n", field(root, "reason", a, sizeof(a)));
-    printf("attempts:     %s\n", field(root, "attempts", a, sizeof(a)));
-    printf("status:       %s\n", field(root, "status", a, sizeof(a)));
-    printf("error:        %s\n", field(root, "error", a, sizeof(a)));
+    printf("destination:  %s\n", show_text(root, "destination", a, sizeof(a)));
+    printf("reason:       %s\n", show_text(root, "reason", a, sizeof(a)));
+    printf("attempts:     %s\n", show_text(root, "attempts", a, sizeof(a)));
+    printf("status:       %s\n", show_text(root, "status", a, sizeof(a)));
+    printf("error:        %s\n", show_text(root, "error", a, sizeof(a)));
     printf("from:         partition %s, ",
-           field(root, "partition", a, sizeof(a)));
+           show_text(root, "partition", a, sizeof(a)));
     printf("offset %s of the events log\n",
-           field(root, "offset", a, sizeof(a)));
+           show_text(root, "offset", a, sizeof(a)));
     if (tw_json_get(root, "event", &event)) {
-        tw_buf_init(&out, rec->value_len + 16);
-        tw_jw_value(&out, event);
-        printf("event:        %s\n", out.data != NULL ? out.data : "");
-        tw_buf_free(&out);
+        printf("event:        ");
+        show_json_line(stdout, event);
     }
 }
 

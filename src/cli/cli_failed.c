@@ -10,8 +10,8 @@
 
 #include "cli/cli.h"
 #include "cli/follow.h"
+#include "cli/show.h"
 #include "common/units.h"
-#include "json/json_write.h"
 
 static const char failed_help[] =
     "Usage: trackway failed ls -c CONFIG [--source NAME] [--reason REASON]\n"
@@ -52,21 +52,6 @@ static int usage_error(const char *fmt, const char *arg)
     return CLI_EXIT_USAGE;
 }
 
-static const char *text_of(struct tw_json obj, const char *name, char *buf,
-                           size_t size)
-{
-    struct tw_json v;
-    const char *text;
-    size_t len;
-
-    if (!tw_json_get(obj, name, &v) || tw_json_type(v) != TW_JSON_STRING) {
-        return "-";
-    }
-    text = tw_json_string(v, &len);
-    snprintf(buf, size, "%.*s", (int)len, text);
-    return buf;
-}
-
 /* The first violation as "pointer: message", else the error. */
 static const char *why_of(struct tw_json rec, char *buf, size_t size)
 {
@@ -82,12 +67,12 @@ static const char *why_of(struct tw_json rec, char *buf, size_t size)
         if (tw_json_array_next(&it, &first) &&
             tw_json_type(first) == TW_JSON_OBJECT) {
             snprintf(buf, size, "%s: %s",
-                     text_of(first, "pointer", pointer, sizeof(pointer)),
-                     text_of(first, "message", message, sizeof(message)));
+                     show_text(first, "pointer", pointer, sizeof(pointer)),
+                     show_text(first, "message", message, sizeof(message)));
             return buf;
         }
     }
-    return text_of(rec, "error", buf, size);
+    return show_text(rec, "error", buf, size);
 }
 
 static void print_row(struct follow_run *t, uint32_t partition,
@@ -113,11 +98,11 @@ static void print_row(struct follow_run *t, uint32_t partition,
     snprintf(call, sizeof(call), "-");
     if (tw_json_get(root, "event", &event) &&
         tw_json_type(event) == TW_JSON_OBJECT) {
-        text_of(event, "type", type, sizeof(type));
-        if (strcmp(type, "track") == 0) {
-            text_of(event, "event", call, sizeof(call));
+        const char *kind = show_text(event, "type", type, sizeof(type));
+        if (strcmp(kind, "track") == 0) {
+            show_text(event, "event", call, sizeof(call));
         } else {
-            snprintf(call, sizeof(call), "%s", type);
+            snprintf(call, sizeof(call), "%s", kind);
         }
     }
     if (t->printed == 0) {
@@ -125,8 +110,8 @@ static void print_row(struct follow_run *t, uint32_t partition,
                "SOURCE", "REASON", "CALL", "WHY");
     }
     printf("%-8" PRIu64 " %-24s %-12s %-10s %-24s %s\n", rec->offset, when,
-           text_of(root, "source", source, sizeof(source)),
-           text_of(root, "reason", reason, sizeof(reason)), call,
+           show_text(root, "source", source, sizeof(source)),
+           show_text(root, "reason", reason, sizeof(reason)), call,
            why_of(root, why, sizeof(why)));
 }
 
@@ -222,15 +207,15 @@ static void print_full(struct follow_run *t, uint32_t partition,
     }
     tw_format_time(rec->timestamp_ms, a, sizeof(a));
     printf("offset:      %" PRIu64 "\nreceived:    %s\n", rec->offset, a);
-    printf("source:      %s\n", text_of(root, "source", a, sizeof(a)));
-    printf("reason:      %s\n", text_of(root, "reason", a, sizeof(a)));
+    printf("source:      %s\n", show_text(root, "source", a, sizeof(a)));
+    printf("reason:      %s\n", show_text(root, "reason", a, sizeof(a)));
     if (tw_json_get(root, "error", &v)) {
-        printf("error:       %s\n", text_of(root, "error", c, sizeof(c)));
+        printf("error:       %s\n", show_text(root, "error", c, sizeof(c)));
     }
     if (tw_json_get(root, "plan", &v)) {
         printf("plan:        %s, version %s\n",
-               text_of(root, "plan", a, sizeof(a)),
-               text_of(root, "planVersion", b, sizeof(b)));
+               show_text(root, "plan", a, sizeof(a)),
+               show_text(root, "planVersion", b, sizeof(b)));
     }
     if (tw_json_get(root, "violations", &list) &&
         tw_json_type(list) == TW_JSON_ARRAY) {
@@ -238,19 +223,15 @@ static void print_full(struct follow_run *t, uint32_t partition,
         tw_json_iter_init(&it, list);
         while (tw_json_array_next(&it, &v)) {
             if (tw_json_type(v) == TW_JSON_OBJECT) {
-                printf("  %-28s %-12s %s\n", text_of(v, "pointer", a, 200),
-                       text_of(v, "keyword", b, 200),
-                       text_of(v, "message", c, 300));
+                printf("  %-28s %-12s %s\n", show_text(v, "pointer", a, 200),
+                       show_text(v, "keyword", b, 200),
+                       show_text(v, "message", c, 300));
             }
         }
     }
     if (tw_json_get(root, "event", &v)) {
-        struct tw_buf out;
-
-        tw_buf_init(&out, rec->value_len + 16);
-        tw_jw_value(&out, v);
-        printf("event:       %s\n", out.data != NULL ? out.data : "");
-        tw_buf_free(&out);
+        printf("event:       ");
+        show_json_line(stdout, v);
     }
 }
 

@@ -17,11 +17,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/show.h"
 #include "cli/storage.h"
 #include "common/units.h"
 #include "deliver/deliver.h"
 #include "json/json.h"
-#include "json/json_write.h"
 
 static const char trace_help[] =
     "Usage: trackway trace -c CONFIG MESSAGE_ID [--since TIME]\n"
@@ -115,30 +115,6 @@ static int scan(struct trace *t, struct log *log, struct trace_hit *hits,
     return 0;
 }
 
-static const char *text_at(struct tw_json obj, const char *path, char *buf,
-                           size_t size)
-{
-    char name[64];
-    const char *dot;
-    struct tw_json v = obj;
-    size_t len;
-
-    while ((dot = strchr(path, '.')) != NULL) {
-        snprintf(name, sizeof(name), "%.*s", (int)(dot - path), path);
-        if (tw_json_type(v) != TW_JSON_OBJECT || !tw_json_get(v, name, &v)) {
-            return "-";
-        }
-        path = dot + 1;
-    }
-    if (tw_json_type(v) != TW_JSON_OBJECT || !tw_json_get(v, path, &v) ||
-        tw_json_type(v) != TW_JSON_STRING) {
-        return "-";
-    }
-    const char *text = tw_json_string(v, &len);
-    snprintf(buf, size, "%.*s", (int)len, text);
-    return buf;
-}
-
 static bool routed(const struct tw_config *c, const char *source,
                    const char *dest, const char **where)
 {
@@ -214,22 +190,18 @@ static void trace_destination(struct trace *t, struct log *events,
         next <= h->offset) {
         printf("  %-16s pending: %" PRIu64 " events of partition %u before "
                "it%s%s\n",
-               d->name, next <= h->offset ? h->offset - next : h->offset,
-               h->partition, where ? ", if it matches " : "",
-               where ? where : "");
+               d->name, h->offset - next, h->partition,
+               where ? ", if it matches " : "", where ? where : "");
         return;
     }
     dead = dead_letter_of(t, d->name);
     if (dead != NULL &&
         tw_json_parse(t->parser, dead, strlen(dead), &root) == 0) {
-        struct tw_json attempts;
-        printf("  %-16s dead-lettered: %s after %" PRId64 " attempts: %s\n",
-               d->name, text_at(root, "reason", a, sizeof(a)),
-               tw_json_get(root, "attempts", &attempts) &&
-                       tw_json_type(attempts) == TW_JSON_INT
-                   ? tw_json_int(attempts)
-                   : 0,
-               text_at(root, "error", b, sizeof(b)));
+        char attempts[24];
+        printf("  %-16s dead-lettered: %s after %s attempts: %s\n", d->name,
+               show_text(root, "reason", a, sizeof(a)),
+               show_text(root, "attempts", attempts, sizeof(attempts)),
+               show_text(root, "error", b, sizeof(b)));
     } else {
         printf("  %-16s delivered%s%s\n", d->name,
                where ? " or skipped by its filter: " : "", where ? where : "");
@@ -250,12 +222,13 @@ static void print_accepted(struct trace *t, struct log *events,
            ", received %s\n",
            h->source, h->partition, h->offset, when);
     if (tw_json_parse(t->parser, h->value, strlen(h->value), &root) == 0) {
-        printf("          %s %s", text_at(root, "type", b, sizeof(b)),
-               text_at(root, "event", a, sizeof(a)));
-        if (strcmp(text_at(root, "context.trackway.plan", a, sizeof(a)), "-") !=
-            0) {
-            printf(", judged by plan %s version %s", a,
-                   text_at(root, "context.trackway.planVersion", b, sizeof(b)));
+        printf("          %s %s", show_text(root, "type", b, sizeof(b)),
+               show_text(root, "event", a, sizeof(a)));
+        if (strcmp(show_text(root, "context.trackway.plan", a, sizeof(a)),
+                   "-") != 0) {
+            printf(
+                ", judged by plan %s version %s", a,
+                show_text(root, "context.trackway.planVersion", b, sizeof(b)));
         }
         printf("\n");
     }
@@ -284,8 +257,8 @@ static void print_failed(struct trace *t, const struct trace_hit *h)
     if (tw_json_parse(t->parser, h->value, strlen(h->value), &root) != 0) {
         return;
     }
-    printf("          reason %s", text_at(root, "reason", a, sizeof(a)));
-    if (strcmp(text_at(root, "error", b, sizeof(b)), "-") != 0) {
+    printf("          reason %s", show_text(root, "reason", a, sizeof(a)));
+    if (strcmp(show_text(root, "error", b, sizeof(b)), "-") != 0) {
         printf(": %s", b);
     }
     printf("\n");
@@ -293,8 +266,8 @@ static void print_failed(struct trace *t, const struct trace_hit *h)
         tw_json_type(list) == TW_JSON_ARRAY) {
         tw_json_iter_init(&it, list);
         while (tw_json_array_next(&it, &v)) {
-            printf("          %s: %s\n", text_at(v, "pointer", a, sizeof(a)),
-                   text_at(v, "message", b, sizeof(b)));
+            printf("          %s: %s\n", show_text(v, "pointer", a, sizeof(a)),
+                   show_text(v, "message", b, sizeof(b)));
         }
     }
     printf("          see: trackway failed show -c %s %" PRIu64 "\n",
