@@ -10,28 +10,15 @@
 #include "collect/failed.h"
 #include "log/embedded.h"
 
-int cli_log_open(const char *cmd, const struct tw_config *config,
-                 const char *name, uint32_t partitions, bool read_only,
-                 struct log **out)
+/* Opens (or creates) the log named name under storage.path. */
+static int log_open(const struct tw_config *config, const char *name,
+                    uint32_t partitions, bool read_only, struct log **out)
 {
     const struct cfg_storage *s = &config->storage;
     struct log_options opts;
-    struct log_recovery report;
     char path[4096];
-    int rc;
 
     snprintf(path, sizeof(path), "%s/%s", s->path, name);
-    if (!read_only && strchr(name, '/') != NULL) {
-        /* A log in a folder of its own ("dlq/<name>"): make the folder. */
-        char parent[4096];
-        snprintf(parent, sizeof(parent), "%s/%.*s", s->path,
-                 (int)(strchr(name, '/') - name), name);
-        if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "trackway %s: cannot create %s: %s\n", cmd, parent,
-                    strerror(errno));
-            return tw_err_from_errno(errno);
-        }
-    }
     log_options_init(&opts, path);
     opts.create = !read_only;
     opts.read_only = read_only;
@@ -42,10 +29,31 @@ int cli_log_open(const char *cmd, const struct tw_config *config,
     opts.segment_max_bytes = s->segment_max_bytes;
     opts.retention.max_bytes = s->retention_max_bytes;
     opts.retention.max_age_ms = s->retention_max_age_ms;
-    rc = log_embedded_open(&opts, out, &report);
+    return log_embedded_open(&opts, out, NULL);
+}
+
+int cli_log_open(const char *cmd, const struct tw_config *config,
+                 const char *name, uint32_t partitions, bool read_only,
+                 struct log **out)
+{
+    const char *slash = strchr(name, '/');
+    char parent[4096];
+    int rc;
+
+    /* A log in a folder of its own ("dlq/<name>"): make the folder. */
+    if (!read_only && slash != NULL) {
+        snprintf(parent, sizeof(parent), "%s/%.*s", config->storage.path,
+                 (int)(slash - name), name);
+        if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "trackway %s: cannot create %s: %s\n", cmd, parent,
+                    strerror(errno));
+            return tw_err_from_errno(errno);
+        }
+    }
+    rc = log_open(config, name, partitions, read_only, out);
     if (rc != 0) {
-        fprintf(stderr, "trackway %s: cannot open the %s log at %s: %s\n", cmd,
-                name, path, tw_err_message());
+        fprintf(stderr, "trackway %s: cannot open the %s log at %s/%s: %s\n",
+                cmd, name, config->storage.path, name, tw_err_message());
     }
     return rc;
 }
@@ -153,11 +161,5 @@ void cli_plans_free(struct plan **plans, size_t count)
 int cli_log_open_quiet(const struct tw_config *config, const char *name,
                        struct log **out)
 {
-    struct log_options opts;
-    char path[4096];
-
-    snprintf(path, sizeof(path), "%s/%s", config->storage.path, name);
-    log_options_init(&opts, path);
-    opts.read_only = true;
-    return log_embedded_open(&opts, out, NULL);
+    return log_open(config, name, 0, true, out);
 }
