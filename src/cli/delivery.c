@@ -411,17 +411,12 @@ static void replay_tick(struct serve_dest *sd, struct deliver_dest *running)
     }
 }
 
-/* Once a second on the destination's thread: housekeeping and pause. */
+/* Once a second on the destination's thread: pause and replay jobs. */
 static void tick_cb(void *ctx, struct deliver_dest *running)
 {
     struct serve_dest *sd = ctx;
     bool paused = sd->cfg->paused || pause_requested(sd);
 
-    /* A failed rotation is counted and logged by the sink itself, and
-     * tried again on the next tick. */
-    if (sd->cfg->type == CFG_DEST_FILE && sink_file_tick(sd->sink) != 0) {
-        tw_err_clear();
-    }
     if (paused != sd->paused) {
         sd->paused = paused;
         deliver_dest_pause(running, paused);

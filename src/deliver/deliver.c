@@ -741,9 +741,12 @@ static void *deliver_main(void *arg)
         if (d->breaker_until_ms > now && d->breaker_until_ms - now < next) {
             next = d->breaker_until_ms - now;
         }
-        if (d->o.tick != NULL && now - d->last_tick_ms >= 1000) {
+        if (now - d->last_tick_ms >= 1000) {
             d->last_tick_ms = now;
-            d->o.tick(d->o.tick_ctx, d);
+            sink_tick(d->o.sink);
+            if (d->o.tick != NULL) {
+                d->o.tick(d->o.tick_ctx, d);
+            }
         }
         /* A sink that completes inside send() signalled before this
          * thread waited: waiting now would sleep out the whole timeout

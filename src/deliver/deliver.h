@@ -70,9 +70,9 @@ struct deliver_options {
     bool start_at_end;         /* a new cursor starts at the end, not the
                                 * oldest event */
     bool start_paused;         /* as after deliver_dest_pause(dest, true) */
-    /* Called about once a second on the destination's thread, for a
-     * sink's housekeeping (a file sink rotating by age) or to pause the
-     * destination from outside; may be NULL. */
+    /* Called about once a second on the destination's thread, after the
+     * sink's own tick: a way to pause or replay from outside; may be
+     * NULL. */
     void (*tick)(void *ctx, struct deliver_dest *dest);
     void *tick_ctx;
 };

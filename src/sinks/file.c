@@ -1089,6 +1089,7 @@ static const struct sink_ops file_ops = {
     .send = file_send,
     .stats = file_stats_op,
     .destroy = file_destroy,
+    .tick = sink_file_tick,
 };
 
 /* ------------------------------------------------------------ opening -- */

@@ -105,6 +105,13 @@ struct sink_ops {
     void (*stats)(struct sink *sink, struct sink_stats *stats);
     /* Frees the sink; every done must have run. */
     void (*destroy)(struct sink *sink);
+    /*
+     * Housekeeping that cannot wait for the next batch (the file sink
+     * rotates a file by age), called about once a second by the runtime
+     * from its thread; may be NULL. A failure is the sink's to count and
+     * log; the runtime calls again a second later.
+     */
+    int (*tick)(struct sink *sink);
 };
 
 /* Every sink starts with this. name is the destination's, for logs. */
@@ -122,6 +129,13 @@ static inline int sink_send(struct sink *sink, const struct sink_batch *batch,
 static inline void sink_stats(struct sink *sink, struct sink_stats *stats)
 {
     sink->ops->stats(sink, stats);
+}
+
+static inline void sink_tick(struct sink *sink)
+{
+    if (sink->ops->tick != NULL && sink->ops->tick(sink) != 0) {
+        tw_err_clear();
+    }
 }
 
 static inline void sink_destroy(struct sink *sink)

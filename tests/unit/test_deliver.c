@@ -85,8 +85,12 @@ static void script_destroy(struct sink *base)
     (void)base;
 }
 
-static const struct sink_ops script_ops = {"script", script_send, script_stats,
-                                           script_destroy};
+static const struct sink_ops script_ops = {
+    .type = "script",
+    .send = script_send,
+    .stats = script_stats,
+    .destroy = script_destroy,
+};
 
 static char *dir;
 static struct log *events;
