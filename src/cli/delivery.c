@@ -154,40 +154,17 @@ int delivery_check(const char *cmd, const struct tw_config *c)
     return rc;
 }
 
-static bool names(char **list, size_t count, const char *name)
+static bool source_is(const struct deliver_event *event, char **from,
+                      size_t count)
 {
     for (size_t i = 0; i < count; i++) {
-        if (strcmp(list[i], name) == 0 || strcmp(list[i], "*") == 0) {
+        if (strcmp(from[i], "*") == 0 ||
+            (strlen(from[i]) == event->source_len &&
+             memcmp(from[i], event->source, event->source_len) == 0)) {
             return true;
         }
     }
     return false;
-}
-
-static bool source_is(struct tw_json event, char **from, size_t count)
-{
-    struct tw_json ctx;
-    struct tw_json tw;
-    struct tw_json src;
-    char name[128];
-    size_t len;
-    const char *text;
-
-    if (names(from, count, "*")) {
-        return true;
-    }
-    if (tw_json_type(event) != TW_JSON_OBJECT ||
-        !tw_json_get(event, "context", &ctx) ||
-        tw_json_type(ctx) != TW_JSON_OBJECT ||
-        !tw_json_get(ctx, "trackway", &tw) ||
-        tw_json_type(tw) != TW_JSON_OBJECT ||
-        !tw_json_get(tw, "source", &src) ||
-        tw_json_type(src) != TW_JSON_STRING) {
-        return false;
-    }
-    text = tw_json_string(src, &len);
-    snprintf(name, sizeof(name), "%.*s", (int)len, text);
-    return names(from, count, name);
 }
 
 /*
@@ -195,11 +172,19 @@ static bool source_is(struct tw_json event, char **from, size_t count)
  * not sent unshaped (that could leak what shaping redacts): it is skipped
  * and said so, at most once a minute.
  */
-static int shape(struct serve_dest *d, struct tw_json event, struct tw_buf *out)
+static int shape(struct serve_dest *d, struct deliver_event *event,
+                 struct tw_buf *out)
 {
+    struct tw_json json;
     uint64_t suppressed;
 
-    if (d->shape == NULL || route_shape_apply(d->shape, event, out) == 0) {
+    if (d->shape == NULL) {
+        return 1;
+    }
+    if (!deliver_event_json(event, &json)) {
+        return 0;
+    }
+    if (route_shape_apply(d->shape, json, out) == 0) {
         return 1;
     }
     if (obs_ratelimit_allow(&d->shape_error_log, 60000, &suppressed)) {
@@ -212,17 +197,20 @@ static int shape(struct serve_dest *d, struct tw_json event, struct tw_buf *out)
 }
 
 /* The destination's route: any of its routes lets the event through. */
-static int route_cb(void *ctx, struct tw_json event, struct tw_buf *out)
+static int route_cb(void *ctx, struct deliver_event *event, struct tw_buf *out)
 {
     struct serve_dest *d = ctx;
+    struct tw_json json;
 
-    (void)out;
     for (size_t i = 0; i < d->route_count; i++) {
         const struct serve_route *r = &d->routes[i];
 
-        if (source_is(event, r->cfg->from, r->cfg->from_count) &&
-            (r->filter == NULL ||
-             route_filter_match(r->filter, event, d->scratch))) {
+        if (!source_is(event, r->cfg->from, r->cfg->from_count)) {
+            continue;
+        }
+        if (r->filter == NULL ||
+            (deliver_event_json(event, &json) &&
+             route_filter_match(r->filter, json, d->scratch))) {
             return shape(d, event, out);
         }
     }
@@ -303,12 +291,15 @@ static bool pause_requested(const struct serve_dest *sd)
     return access(sd->pause_path, F_OK) == 0;
 }
 
-static int replay_where_cb(void *ctx, struct tw_json event, struct tw_buf *out)
+static int replay_where_cb(void *ctx, struct deliver_event *event,
+                           struct tw_buf *out)
 {
     struct serve_dest *sd = ctx;
+    struct tw_json json;
 
     (void)out;
-    return route_filter_match(sd->replay_where, event, sd->scratch);
+    return deliver_event_json(event, &json) &&
+           route_filter_match(sd->replay_where, json, sd->scratch);
 }
 
 /* Reads n offsets of the job's array name into out; false if it cannot. */

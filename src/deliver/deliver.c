@@ -192,26 +192,26 @@ static bool take_record(struct deliver_dest *d, struct deliver_part *p,
     const char *slash = memchr(key, '/', rec->key_len);
     const char *text = rec->value;
     size_t len = rec->value_len;
-    struct tw_json event;
+    struct deliver_event event = {
+        .source = key,
+        .source_len = slash != NULL ? (size_t)(slash - key) : 0,
+        .record = rec,
+        .parser = d->parser,
+    };
+    bool where = p->replay && d->replay_where != NULL;
     struct sink_event *e;
 
-    bool where = p->replay && d->replay_where != NULL;
-
-    if (d->o.route != NULL || where) {
-        tw_buf_reset(&d->shaped);
-        if (tw_json_parse(d->parser, rec->value, rec->value_len, &event) != 0 ||
-            (where &&
-             d->replay_where(d->replay_where_ctx, event, &d->shaped) == 0) ||
-            (d->o.route != NULL &&
-             (tw_buf_reset(&d->shaped),
-              d->o.route(d->o.route_ctx, event, &d->shaped) == 0))) {
-            d->st.events_skipped++;
-            return true;
-        }
-        if (d->shaped.len > 0) {
-            text = d->shaped.data;
-            len = d->shaped.len;
-        }
+    tw_buf_reset(&d->shaped);
+    if ((where &&
+         d->replay_where(d->replay_where_ctx, &event, &d->shaped) == 0) ||
+        (d->o.route != NULL &&
+         d->o.route(d->o.route_ctx, &event, &d->shaped) == 0)) {
+        d->st.events_skipped++;
+        return true;
+    }
+    if (d->shaped.len > 0) {
+        text = d->shaped.data;
+        len = d->shaped.len;
     }
     e = batch_add(p);
     if (e == NULL) {
@@ -227,6 +227,18 @@ static bool take_record(struct deliver_dest *d, struct deliver_part *p,
     tw_buf_append(&p->data, text, len);
     tw_buf_append(&p->data, slash != NULL ? slash + 1 : "", e->id_len);
     return p->data.status == 0;
+}
+
+bool deliver_event_json(struct deliver_event *e, struct tw_json *out)
+{
+    if (e->parsed == 0) {
+        e->parsed = tw_json_parse(e->parser, e->record->value,
+                                  e->record->value_len, &e->json) == 0
+                        ? 1
+                        : -1;
+    }
+    *out = e->json;
+    return e->parsed == 1;
 }
 
 /* Reads what is there into p's batch, up to the batch limits. */

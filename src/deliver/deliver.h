@@ -44,12 +44,30 @@
 struct deliver_dest;
 
 /*
+ * One stored event as a route sees it. Its source comes from the record
+ * key ("<source>/<messageId>"), so a route that only looks at sources
+ * costs nothing per event; the JSON is parsed on the first call of
+ * deliver_event_json and only then.
+ */
+struct deliver_event {
+    const char *source; /* source_len bytes, not NUL-terminated */
+    size_t source_len;
+    const struct log_record *record;
+    struct tw_json_parser *parser; /* the destination's */
+    struct tw_json json;
+    int parsed; /* 0: not yet; 1: json is set; -1: not JSON */
+};
+
+/* The event parsed; false when its bytes are not JSON. */
+bool deliver_event_json(struct deliver_event *event, struct tw_json *out);
+
+/*
  * A destination's route: decides whether an event goes to it and, when
  * it does, may write a shaped copy into out (left empty: the event as
  * stored). Returns 1 to deliver, 0 to skip. Called on the destination's
  * thread only.
  */
-typedef int (*deliver_route_fn)(void *ctx, struct tw_json event,
+typedef int (*deliver_route_fn)(void *ctx, struct deliver_event *event,
                                 struct tw_buf *out);
 
 struct deliver_options {

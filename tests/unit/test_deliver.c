@@ -242,12 +242,15 @@ Test(deliver, every_event_arrives_in_order_and_the_cursor_follows)
     cr_assert_eq(sink.seen_count, 110);
 }
 
-static int only_even_cb(void *ctx, struct tw_json event, struct tw_buf *out)
+static int only_even_cb(void *ctx, struct deliver_event *event,
+                        struct tw_buf *out)
 {
+    struct tw_json json;
     struct tw_json n;
 
     (void)ctx;
-    if (!tw_json_get(event, "n", &n) || tw_json_int(n) % 2 != 0) {
+    if (!deliver_event_json(event, &json) || !tw_json_get(json, "n", &n) ||
+        tw_json_int(n) % 2 != 0) {
         return 0;
     }
     tw_buf_printf(out, "{\"even\":%" PRId64 "}", tw_json_int(n));
@@ -414,13 +417,16 @@ Test(deliver, a_paused_destination_sends_nothing_and_resumes_in_place)
     assert_in_order_per_partition();
 }
 
-static int even_only_cb(void *ctx, struct tw_json event, struct tw_buf *out)
+static int even_only_cb(void *ctx, struct deliver_event *event,
+                        struct tw_buf *out)
 {
+    struct tw_json json;
     struct tw_json n;
 
     (void)ctx;
     (void)out;
-    return tw_json_get(event, "n", &n) && tw_json_int(n) % 2 == 0;
+    return deliver_event_json(event, &json) && tw_json_get(json, "n", &n) &&
+           tw_json_int(n) % 2 == 0;
 }
 
 Test(deliver, a_replay_redelivers_a_range_beside_live_and_leaves_the_cursor)
@@ -466,4 +472,33 @@ Test(deliver, a_replay_redelivers_a_range_beside_live_and_leaves_the_cursor)
                  "the replay's cursor is gone once it ended");
     cr_assert_eq(log_cursor_get(events, "dest.lake", 0, &cursor), 0);
     cr_assert_eq(cursor, 11, "the destination's own place is untouched");
+}
+
+static int source_web_cb(void *ctx, struct deliver_event *event,
+                         struct tw_buf *out)
+{
+    (void)ctx;
+    (void)out;
+    return event->source_len == 3 && memcmp(event->source, "web", 3) == 0 &&
+           event->parsed == 0;
+}
+
+Test(deliver, a_route_that_reads_only_the_source_parses_nothing)
+{
+    struct deliver_options o;
+    struct deliver_dest *d;
+    struct deliver_stats st;
+    struct log_record r = {
+        .key = "web/m1", .key_len = 6, .value = "not json", .value_len = 8};
+
+    logtest_append(events, 0, &r, 1);
+    r.key = "ios/m2";
+    logtest_append(events, 1, &r, 1);
+    options(&o);
+    o.route = source_web_cb;
+    d = start(&o);
+    await_delivered(d, 1, &st);
+    deliver_dest_stop(d);
+    cr_assert_eq(sink.seen_count, 1);
+    cr_assert_str_eq(sink.seen[0], "not json");
 }
