@@ -13,7 +13,7 @@
 #include "collect/collector.h"
 #include "collect/dedup.h"
 #include "collect/message.h"
-#include "collect/ratelimit.h"
+#include "common/ratelimit.h"
 #include "common/buf.h"
 #include "json/json.h"
 #include "obs/ratelimit.h"

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/ratelimit.h"
 #include "json/json_write.h"
 #include "obs/logging.h"
 
@@ -76,9 +77,7 @@ struct deliver_dest {
     bool replay_cancel;
     deliver_route_fn replay_where;
     void *replay_where_ctx;
-    double replay_rate; /* events a second; 0: as fast as live */
-    double replay_tokens;
-    int64_t replay_refill_ms;
+    struct ratelimit replay_pace; /* rate 0: as fast as the sink takes */
     struct tw_json_parser *parser;
     struct tw_buf shaped;
     uint32_t failures_in_a_row;
@@ -253,14 +252,16 @@ static void fill_batch(struct deliver_dest *d, struct deliver_part *p,
     if (p->reader == NULL && part_open_reader(d, p) != 0) {
         goto broken;
     }
-    if (p->replay && d->replay_rate > 0) {
-        max = d->replay_tokens < max ? (uint32_t)d->replay_tokens : max;
+    if (p->replay) {
+        uint32_t tokens =
+            ratelimit_available(&d->replay_pace, tw_monotonic_ns());
+        max = tokens < max ? tokens : max;
     }
     while (p->count < max && p->data.len < d->o.batch_max_bytes &&
            log_reader_position(p->reader) < p->limit &&
            (rc = log_reader_next(p->reader, &rec)) == 1) {
-        if (p->replay && d->replay_rate > 0) {
-            d->replay_tokens -= 1;
+        if (p->replay) {
+            ratelimit_spend(&d->replay_pace, 1);
         }
         if (p->count == 0) {
             p->first_read_ms = now;
@@ -628,14 +629,6 @@ static int64_t replay_step(struct deliver_dest *d, int64_t now)
     bool busy = false;
     bool done = true;
 
-    if (d->replay_rate > 0 && now > d->replay_refill_ms) {
-        d->replay_tokens +=
-            (double)(now - d->replay_refill_ms) / 1000.0 * d->replay_rate;
-        if (d->replay_tokens > d->replay_rate) {
-            d->replay_tokens = d->replay_rate;
-        }
-        d->replay_refill_ms = now;
-    }
     for (uint32_t i = 0; i < d->part_count; i++) {
         struct deliver_part *p = &d->replay_parts[i];
 
@@ -696,9 +689,8 @@ int deliver_dest_replay(struct deliver_dest *d,
     if (rc == 0) {
         d->replay_where = spec->where;
         d->replay_where_ctx = spec->where_ctx;
-        d->replay_rate = spec->events_per_s;
-        d->replay_tokens = spec->events_per_s;
-        d->replay_refill_ms = tw_now_ms();
+        ratelimit_reset(&d->replay_pace, spec->events_per_s,
+                        spec->events_per_s);
         d->replay_active = true;
         d->replay_cancel = false;
         OBS_LOG(OBS_INFO, "deliver", "replay started", "dest=%s rate=%g",
@@ -837,6 +829,7 @@ static void dest_free(struct deliver_dest *d)
     tw_json_parser_free(d->parser);
     tw_buf_free(&d->shaped);
     pthread_cond_destroy(&d->wake);
+    ratelimit_destroy(&d->replay_pace);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }
@@ -864,6 +857,7 @@ int deliver_dest_start(const struct deliver_options *opts,
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&d->lock, &attr);
+    ratelimit_init(&d->replay_pace, 0, 0);
     pthread_mutexattr_destroy(&attr);
     pthread_cond_init(&d->wake, NULL);
     tw_buf_init(&d->shaped, DELIVER_EVENT_MAX);
