@@ -330,9 +330,13 @@ def test_a_200_means_the_events_are_already_readable_from_the_log(serve):
     conn = c.connection()
     for i in range(20):
         msg = track(user=f"user-{i}")
-        assert c.batch([msg], conn=conn).status == 200
+        bad = {"type": "track", "userId": "u", "messageId": f"bad-{i}"}
+        assert c.batch([msg, bad], conn=conn).status == 200
         ids = {e["messageId"] for e in c.events()}
         assert msg["messageId"] in ids
+        # The failed-events log is part of the promise too.
+        failed = {f["event"]["messageId"] for f in c.failed()}
+        assert bad["messageId"] in failed
     conn.close()
 
 
