@@ -164,17 +164,6 @@ static void maybe_rotate(struct dedup *set, int64_t now_ms)
     }
 }
 
-bool dedup_seen(struct dedup *set, uint64_t fp, int64_t now_ms)
-{
-    bool seen;
-
-    pthread_mutex_lock(&set->lock);
-    maybe_rotate(set, now_ms);
-    seen = table_has(&set->tables[0], fp) || table_has(&set->tables[1], fp);
-    pthread_mutex_unlock(&set->lock);
-    return seen;
-}
-
 /* How many lookups ahead the slots are fetched. */
 #define DEDUP_PREFETCH_AHEAD 8
 

@@ -55,13 +55,12 @@ void dedup_free(struct dedup *set);
 uint64_t dedup_fingerprint(const char *source, size_t source_len,
                            const char *message_id, size_t id_len);
 
-/* true when fp was added within the window. */
-bool dedup_seen(struct dedup *set, uint64_t fp, int64_t now_ms);
 /*
- * dedup_seen for count fingerprints at once, under one lock and with the
- * memory of later lookups fetched while earlier ones are answered: a
- * batch's lookups miss the cache together instead of one after another.
- * A fingerprint of 0 is not looked up (seen[i] = false).
+ * Whether each of count fingerprints was added within the window, into
+ * seen[], under one lock and with the memory of later lookups fetched
+ * while earlier ones are answered: a batch's lookups miss the cache
+ * together instead of one after another. A fingerprint of 0 is not
+ * looked up (seen[i] = false).
  */
 void dedup_seen_many(struct dedup *set, const uint64_t *fps, size_t count,
                      int64_t now_ms, bool *seen);

@@ -700,16 +700,3 @@ const struct cfg_plan *config_plan(const struct tw_config *c, const char *name)
     }
     return NULL;
 }
-
-const char *cfg_on_violation_name(enum cfg_on_violation policy)
-{
-    switch (policy) {
-    case CFG_VIOLATION_ACCEPT:
-        return "accept";
-    case CFG_VIOLATION_ANNOTATE:
-        return "annotate";
-    case CFG_VIOLATION_REJECT:
-        return "reject";
-    }
-    return "?";
-}

@@ -220,7 +220,6 @@ const struct cfg_source *config_source(const struct tw_config *config,
 const struct cfg_plan *config_plan(const struct tw_config *config,
                                    const char *name);
 
-const char *cfg_on_violation_name(enum cfg_on_violation policy);
 const struct cfg_destination *config_destination(const struct tw_config *c,
                                                  const char *name);
 

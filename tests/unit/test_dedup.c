@@ -10,6 +10,15 @@
 
 #include "collect/dedup.h"
 
+/* One lookup, as a request of one message makes it. */
+static bool dedup_seen(struct dedup *set, uint64_t fp, int64_t now_ms)
+{
+    bool seen;
+
+    dedup_seen_many(set, &fp, 1, now_ms, &seen);
+    return seen;
+}
+
 static uint64_t fp_of(const char *source, const char *id)
 {
     return dedup_fingerprint(source, strlen(source), id, strlen(id));
