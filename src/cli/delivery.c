@@ -554,6 +554,49 @@ static const struct dest_family dest_families[] = {
      offsetof(struct deliver_stats, lag)},
 };
 
+/* What every sink counts (sink.h), by destination. */
+static void delivery_sink_metrics(struct serve_delivery *d, struct tw_buf *out)
+{
+    static const char *const outcomes[] = {"ok", "retry", "rejected"};
+    struct sink_stats *st = calloc(d->count, sizeof(*st));
+    char labels[200];
+
+    if (st == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < d->count; i++) {
+        sink_stats(d->dests[i].sink, &st[i]);
+    }
+    obs_metric_family(out, "trackway_sink_batches_total", "counter",
+                      "Batches the sink finished, by outcome.");
+    for (size_t i = 0; i < d->count; i++) {
+        const uint64_t by[] = {st[i].batches_ok, st[i].batches_retry,
+                               st[i].batches_rejected};
+        for (int k = 0; k < 3; k++) {
+            snprintf(labels, sizeof(labels),
+                     "destination=\"%s\",outcome=\"%s\"", d->dests[i].cfg->name,
+                     outcomes[k]);
+            obs_metric_u64(out, "trackway_sink_batches_total", labels, by[k]);
+        }
+    }
+    obs_metric_family(out, "trackway_sink_bytes_total", "counter",
+                      "Bytes the sink handed to its destination.");
+    for (size_t i = 0; i < d->count; i++) {
+        snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                 d->dests[i].cfg->name);
+        obs_metric_u64(out, "trackway_sink_bytes_total", labels,
+                       st[i].bytes_out);
+    }
+    obs_metric_family(out, "trackway_sink_in_flight", "gauge",
+                      "Batches out at the destination now.");
+    for (size_t i = 0; i < d->count; i++) {
+        snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                 d->dests[i].cfg->name);
+        obs_metric_u64(out, "trackway_sink_in_flight", labels, st[i].in_flight);
+    }
+    free(st);
+}
+
 void delivery_metrics(void *ctx, struct tw_buf *out)
 {
     struct serve_delivery *d = ctx;
@@ -590,6 +633,7 @@ void delivery_metrics(void *ctx, struct tw_buf *out)
         obs_metric_u64(out, "trackway_dest_breaker_open", labels,
                        st[i].breaker_open);
     }
+    delivery_sink_metrics(d, out);
     obs_metric_family(out, "trackway_dest_paused", "gauge",
                       "1 while the destination is paused (trackway dest).");
     for (size_t i = 0; i < d->count; i++) {

@@ -126,6 +126,12 @@ def test_a_retry_honours_retry_after_and_delivers_once_accepted(
         assert wait_until(lambda: len(hook.requests) >= 1)
         hook.respond()
         assert hook.wait_for(1)
+        m = c.metrics()
+        assert m['trackway_sink_batches_total{destination="hook",'
+                 'outcome="retry"}'] >= 1
+        assert wait_until(lambda: c.metrics()[
+            'trackway_sink_batches_total{destination="hook",'
+            'outcome="ok"}'] == 1)
     first, later = hook.requests[0], hook.requests[-1]
     assert later["time"] - first["time"] >= 0.95, "Retry-After: 1 waited"
     assert later["headers"]["Idempotency-Key"] == \
