@@ -95,7 +95,7 @@ def test_order_per_user_is_kept_at_the_destination(trackway_bin, tmp_path,
 
 
 def test_a_filter_sends_only_matching_events(trackway_bin, tmp_path,
-                                             receivers):
+                                             receivers, run_trackway):
     hook = receivers()
     config = delivery_config(tmp_path, {})
     config["destinations"].append(
@@ -106,11 +106,18 @@ def test_a_filter_sends_only_matching_events(trackway_bin, tmp_path,
                                       'properties.total >= 100'})
     c = Collector(trackway_bin, tmp_path, config)
     with c:
-        c.batch([track(event="Order Completed", properties={"total": 150}),
-                 track(event="Order Completed", properties={"total": 5}),
-                 track(event="Signed Up")])
+        big = track(event="Order Completed", properties={"total": 150})
+        small = track(event="Order Completed", properties={"total": 5})
+        c.batch([big, small, track(event="Signed Up")])
         assert hook.wait_for(1)
         assert wait_until(lambda: len(file_events(tmp_path / "lake")) >= 3)
+        out = run_trackway("trace", "-c", c.config_path,
+                           small["messageId"]).stdout
+        assert "orders           not sent: no route's filter matches" in out
+        out = run_trackway("trace", "-c", c.config_path,
+                           big["messageId"]).stdout
+        assert wait_until(lambda: "orders           delivered" in run_trackway(
+            "trace", "-c", c.config_path, big["messageId"]).stdout), out
     assert [e["properties"]["total"] for e in hook.events] == [150]
 
 
