@@ -97,17 +97,18 @@ static int dest_ls(const struct tw_config *c)
     if (cli_storage_open("dest ls", c, true, &st) != 0) {
         return CLI_EXIT_FAIL;
     }
-    printf("%-16s %-7s %-8s %12s %12s  %s\n", "NAME", "TYPE", "STATE", "LAG",
-           "DEAD", "TO");
+    printf("%-16s %-7s %-8s %12s %12s %-7s  %s\n", "NAME", "TYPE", "STATE",
+           "LAG", "DEAD", "BACKLOG", "TO");
     for (size_t i = 0; i < c->destination_count; i++) {
         const struct cfg_destination *d = &c->destinations[i];
         static const char *const types[] = {"file", "http", "stdout"};
 
         delivery_pause_path(c, d->name, path, sizeof(path));
-        printf("%-16s %-7s %-8s %12" PRIu64 " %12" PRIu64 "  %s\n", d->name,
-               types[d->type],
+        printf("%-16s %-7s %-8s %12" PRIu64 " %12" PRIu64 " %-7s  %s\n",
+               d->name, types[d->type],
                d->paused || access(path, F_OK) == 0 ? "paused" : "active",
                lag_of(st.events, d->name), dead_letters(c, d->name),
+               d->backlog_skip ? "skip" : "block",
                d->type == CFG_DEST_FILE   ? d->path
                : d->type == CFG_DEST_HTTP ? d->url
                                           : "stdout");
@@ -118,16 +119,24 @@ static int dest_ls(const struct tw_config *c)
 
 static int dest_pause(const struct tw_config *c, const char *name, bool on)
 {
+    const struct cfg_destination *d = config_destination(c, name);
     char path[4096];
     char dir[4096];
     int fd;
 
-    if (config_destination(c, name) == NULL) {
+    if (d == NULL) {
         fprintf(stderr, "trackway dest: no destination '%s' in %s\n", name,
                 c->file);
         return CLI_EXIT_FAIL;
     }
     delivery_pause_path(c, name, path, sizeof(path));
+    if (!on && d->paused) {
+        fprintf(stderr,
+                "trackway dest: %s is paused by its configuration (%s:%d, "
+                "paused: true); remove that and restart trackway serve\n",
+                name, c->file, d->line);
+        return CLI_EXIT_FAIL;
+    }
     if (!on) {
         if (unlink(path) != 0 && errno != ENOENT) {
             fprintf(stderr, "trackway dest: cannot remove %s: %s\n", path,
@@ -137,8 +146,10 @@ static int dest_pause(const struct tw_config *c, const char *name, bool on)
         printf("%s resumes within a second, from where it stopped\n", name);
         return CLI_EXIT_OK;
     }
+    /* Pausing before the first start is fine: make the folders. */
     snprintf(dir, sizeof(dir), "%s/%s", c->storage.path, DELIVERY_CONTROL_DIR);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if ((mkdir(c->storage.path, 0755) != 0 && errno != EEXIST) ||
+        (mkdir(dir, 0755) != 0 && errno != EEXIST)) {
         fprintf(stderr, "trackway dest: cannot create %s: %s\n", dir,
                 strerror(errno));
         return CLI_EXIT_FAIL;

@@ -454,6 +454,7 @@ static int dest_start(const char *cmd, const struct tw_config *c,
     o.breaker_failures = d->breaker_failures;
     o.breaker_open_ms = d->breaker_open_ms;
     o.start_at_end = d->start_at_end;
+    o.backlog_skip = d->backlog_skip;
     o.tick = tick_cb;
     o.tick_ctx = sd;
     delivery_pause_path(c, d->name, sd->pause_path, sizeof(sd->pause_path));
@@ -537,6 +538,10 @@ static const struct dest_family dest_families[] = {
     {"trackway_dest_events_delivered_total", "counter",
      "Events the destination acknowledged.",
      offsetof(struct deliver_stats, events_delivered)},
+    {"trackway_dest_events_lost_total", "counter",
+     "Events retention removed before this destination (backlog: skip) "
+     "read them.",
+     offsetof(struct deliver_stats, events_lost)},
     {"trackway_dest_events_skipped_total", "counter",
      "Events its routes did not send on.",
      offsetof(struct deliver_stats, events_skipped)},

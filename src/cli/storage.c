@@ -29,6 +29,9 @@ static int log_open(const struct tw_config *config, const char *name,
     opts.segment_max_bytes = s->segment_max_bytes;
     opts.retention.max_bytes = s->retention_max_bytes;
     opts.retention.max_age_ms = s->retention_max_age_ms;
+    /* Which cursors hold retention is said by their owners: each
+     * destination with backlog: block (src/deliver/deliver.h). */
+    opts.retention.keep_unread = false;
     return log_embedded_open(&opts, out, NULL);
 }
 

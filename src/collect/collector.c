@@ -182,6 +182,20 @@ static void log_append_failure(struct collector *c, const char *message)
     }
 }
 
+/* The log says which destination holds it; once a second is enough. */
+static void storage_full_warn(struct collector *c, const char *message)
+{
+    uint64_t suppressed;
+
+    if (obs_ratelimit_allow(&c->storage_full_log, 1000, &suppressed)) {
+        OBS_LOG(OBS_WARN, "collect",
+                "storage full: answering 503 until the holding destination "
+                "catches up",
+                "reason=\"%s\" refused_since_last=%llu", message,
+                (unsigned long long)suppressed);
+    }
+}
+
 static void append_done_cb(void *ctx, int status, uint64_t first_offset,
                            uint32_t count, const char *message)
 {
@@ -219,6 +233,14 @@ static void append_refused(struct collect_request *r, int rc)
         snprintf(r->error, sizeof(r->error),
                  "the log is behind: more bytes wait for the disk than it "
                  "allows; send the request again after Retry-After");
+    } else if (rc == TW_ENOSPC) {
+        atomic_fetch_add(&r->c->backpressure_storage, 1);
+        snprintf(r->error, sizeof(r->error),
+                 "storage is full: a destination that keeps its backlog "
+                 "(backlog: block) has not yet delivered the oldest events; "
+                 "nothing of this request was kept, send it again after "
+                 "Retry-After");
+        storage_full_warn(r->c, tw_err_message());
     } else {
         atomic_fetch_add(&r->c->append_errors, 1);
         snprintf(r->error, sizeof(r->error),

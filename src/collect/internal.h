@@ -77,9 +77,11 @@ struct collector {
     _Atomic uint64_t answers[COLLECT_STATUSES];
     _Atomic uint64_t backpressure_inflight; /* 503: too many bytes held */
     _Atomic uint64_t backpressure_log;      /* 503: log queue full */
-    _Atomic uint64_t append_errors;         /* 503: the log failed a write */
-    _Atomic uint64_t bad_bodies;            /* 400 */
-    _Atomic uint64_t unknown_keys;          /* 401 */
+    _Atomic uint64_t backpressure_storage;  /* 503: log full (budget) */
+    struct obs_ratelimit storage_full_log;
+    _Atomic uint64_t append_errors; /* 503: the log failed a write */
+    _Atomic uint64_t bad_bodies;    /* 400 */
+    _Atomic uint64_t unknown_keys;  /* 401 */
     _Atomic uint64_t latency_count[COLLECT_LATENCY_BUCKETS + 1];
     _Atomic uint64_t latency_sum_us;
     struct obs_ratelimit append_error_log; /* one line a second at most */

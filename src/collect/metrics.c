@@ -86,6 +86,8 @@ static void answer_metrics(struct tw_buf *out, struct collector *c)
                    atomic_load(&c->backpressure_inflight));
     obs_metric_u64(out, "trackway_backpressure_total", "cause=\"log_full\"",
                    atomic_load(&c->backpressure_log));
+    obs_metric_u64(out, "trackway_backpressure_total", "cause=\"storage_full\"",
+                   atomic_load(&c->backpressure_storage));
     obs_metric_u64(out, "trackway_backpressure_total", "cause=\"log_error\"",
                    atomic_load(&c->append_errors));
     obs_metric_family(out, "trackway_inflight_bytes", "gauge",
@@ -200,6 +202,20 @@ static const struct log_family log_families[] = {
     {"trackway_log_pending_bytes", "gauge",
      "Bytes queued for the disk, not yet durable.",
      offsetof(struct log_stats, pending_bytes)},
+    {"trackway_log_stored_bytes", "gauge",
+     "Bytes the log holds on disk (compare storage.retention.max_bytes).",
+     offsetof(struct log_stats, stored_bytes)},
+    {"trackway_log_full", "gauge",
+     "1 while appends are refused: over the byte budget, and a destination "
+     "with backlog: block has not read the oldest events.",
+     offsetof(struct log_stats, full)},
+    {"trackway_log_rejected_budget_total", "counter",
+     "Appends refused because the log was full.",
+     offsetof(struct log_stats, rejected_budget)},
+    {"trackway_log_deleted_unread_segments_total", "counter",
+     "Segments retention removed before a destination with backlog: skip "
+     "had read them.",
+     offsetof(struct log_stats, deleted_unread)},
 };
 
 static void log_metrics(struct tw_buf *out, struct collector *c)

@@ -165,6 +165,7 @@ struct cfg_destination {
     int64_t breaker_open_ms;
     bool start_at_end;
     bool paused;
+    bool backlog_skip; /* backlog: skip (else block) */
     struct cfg_shape shape;
     bool has_shape;
 };

@@ -238,6 +238,7 @@ static void read_dest_member(struct yaml_walk *w, const struct yaml_member *m,
     static const char *const types[] = {"file", "http", "stdout"};
     static const char *const starts[] = {"oldest", "newest"};
     static const char *const formats[] = {"batch", "ndjson"};
+    static const char *const backlogs[] = {"block", "skip"};
     int choice;
 
     if (strcmp(m->key, "name") == 0) {
@@ -287,6 +288,10 @@ static void read_dest_member(struct yaml_walk *w, const struct yaml_member *m,
         }
     } else if (strcmp(m->key, "paused") == 0) {
         yaml_read_bool(w, m->value, &d->paused);
+    } else if (strcmp(m->key, "backlog") == 0) {
+        if (yaml_read_choice(w, m->value, backlogs, 2, &choice)) {
+            d->backlog_skip = choice == 1;
+        }
     } else if (strcmp(m->key, "shape") == 0) {
         read_shape(w, m->value, &d->shape);
         d->has_shape = true;
@@ -294,7 +299,7 @@ static void read_dest_member(struct yaml_walk *w, const struct yaml_member *m,
         unknown(w, m, "a destination",
                 "name, type, path, rotate, compression, url, headers, gzip, "
                 "format, timeout, max_in_flight, batch, retry, breaker, "
-                "start, paused, shape");
+                "start, paused, backlog, shape");
     }
 }
 

@@ -113,6 +113,41 @@ void deliver_replay_cursor_name(const char *dest, char *out, size_t size)
 
 /* ------------------------------------------------------------ reading -- */
 
+static int commit(struct deliver_dest *d, struct deliver_part *p);
+
+/*
+ * Retention removed offsets before start that p had not read: only a
+ * destination that does not hold the log (backlog: skip), or a replay
+ * reaching back past retention, gets here. p goes on from start; what
+ * it lost is counted and logged.
+ */
+static void skip_removed(struct deliver_dest *d, struct deliver_part *p,
+                         uint64_t start)
+{
+    uint64_t from = p->batch_end;
+
+    if (from >= start) {
+        return;
+    }
+    if (p->replay) {
+        OBS_LOG(OBS_WARN, "deliver",
+                "the replay starts later: retention removed the oldest "
+                "events it asked for",
+                "dest=%s partition=%u from=%" PRIu64 " to=%" PRIu64, d->name,
+                p->id, from, start - 1);
+    } else {
+        d->st.events_lost += start - from;
+        OBS_LOG(OBS_WARN, "deliver",
+                "retention removed events before this destination read "
+                "them; they are lost to it",
+                "dest=%s partition=%u from=%" PRIu64 " to=%" PRIu64
+                " events=%" PRIu64 " backlog=%s",
+                d->name, p->id, from, start - 1, start - from,
+                d->o.backlog_skip ? "skip" : "block");
+    }
+    p->batch_end = start;
+}
+
 static int part_open_reader(struct deliver_dest *d, struct deliver_part *p)
 {
     struct log_partition_info info;
@@ -121,18 +156,19 @@ static int part_open_reader(struct deliver_dest *d, struct deliver_part *p)
     if (rc != 0) {
         return rc;
     }
-    if (p->committed < info.start_offset) {
-        OBS_LOG(OBS_WARN, "deliver",
-                "events were removed by retention before this destination "
-                "read them",
-                "dest=%s partition=%u from=%" PRIu64 " to=%" PRIu64, d->name,
-                p->id, p->committed, info.start_offset - 1);
-        p->committed = info.start_offset;
+    if (p->batch_end < info.start_offset) {
+        skip_removed(d, p, info.start_offset);
+        if (p->count == 0) {
+            (void)commit(d, p);
+        }
     }
-    if (p->committed > info.end_offset) {
-        p->committed = info.end_offset;
+    if (p->batch_end > info.end_offset) {
+        p->batch_end = info.end_offset;
+        p->committed =
+            p->committed < p->batch_end ? p->committed : p->batch_end;
     }
-    return log_reader_open(p->log, p->id, p->committed, &p->reader);
+    /* The reader stops where the batch in hand ends: open it there. */
+    return log_reader_open(p->log, p->id, p->batch_end, &p->reader);
 }
 
 static struct sink_event *batch_add(struct deliver_part *p)
@@ -347,8 +383,16 @@ static void batch_reset(struct deliver_part *p)
 
 static int commit(struct deliver_dest *d, struct deliver_part *p)
 {
+    struct log_partition_info info;
     int rc = log_cursor_commit(p->log, p->cursor, p->id, p->batch_end);
 
+    /* Retention passed the batch while it was out: what was after it is
+     * gone too. */
+    if (rc == TW_ERANGE && log_partition_info(p->log, p->id, &info) == 0 &&
+        p->batch_end < info.start_offset) {
+        skip_removed(d, p, info.start_offset);
+        rc = log_cursor_commit(p->log, p->cursor, p->id, p->batch_end);
+    }
     if (rc != 0) {
         OBS_LOG(OBS_ERROR, "deliver",
                 "cannot commit the cursor; the batch will be delivered again",
@@ -795,16 +839,21 @@ static int parts_init(struct deliver_dest *d)
         tw_buf_init(&r->data, d->o.batch_max_bytes + DELIVER_EVENT_MAX);
         rc = log_cursor_get(d->o.events, d->cursor, i, &p->committed);
         if (rc == TW_ENOENT) {
+            /* A new destination: its place is stored at once, so that
+             * it holds the log from the start (backlog: block). */
             rc = log_partition_info(d->o.events, i, &info);
             p->committed =
                 d->o.start_at_end ? info.end_offset : info.start_offset;
+            if (rc == 0) {
+                rc = log_cursor_commit(d->o.events, d->cursor, i, p->committed);
+            }
         }
         if (rc != 0) {
             return rc;
         }
         p->batch_end = p->committed;
     }
-    return 0;
+    return log_cursor_hold(d->o.events, d->cursor, !d->o.backlog_skip);
 }
 
 static void part_free(struct deliver_part *p)
@@ -878,8 +927,9 @@ int deliver_dest_start(const struct deliver_options *opts,
         return rc;
     }
     OBS_LOG(OBS_INFO, "deliver", "destination started",
-            "dest=%s sink=%s partitions=%u", d->name, d->o.sink->ops->type,
-            d->part_count);
+            "dest=%s sink=%s partitions=%u backlog=%s", d->name,
+            d->o.sink->ops->type, d->part_count,
+            d->o.backlog_skip ? "skip" : "block");
     *out = d;
     return 0;
 }

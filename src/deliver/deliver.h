@@ -24,6 +24,14 @@
  * slow or failing one never blocks ingestion or another destination.
  * Memory is bounded by one batch per partition.
  *
+ * Backlog. With backlog_skip false ("block"), the destination's cursor
+ * holds retention (log_cursor_hold): nothing it has not delivered is
+ * deleted, and once the log's byte budget is used up the log refuses
+ * appends, so ingestion answers 503 rather than lose events. With
+ * backlog_skip ("skip") retention may remove what the destination has
+ * not read yet; it then goes on from the oldest event left, counts the
+ * events it lost (events_lost) and logs their offset range.
+ *
  * Circuit breaker. After breaker_failures batches in a row fail, the
  * destination stops sending for breaker_open_ms, then sends one batch as
  * a probe: success closes the breaker, failure opens it again.
@@ -88,6 +96,7 @@ struct deliver_options {
     bool start_at_end;         /* a new cursor starts at the end, not the
                                 * oldest event */
     bool start_paused;         /* as after deliver_dest_pause(dest, true) */
+    bool backlog_skip;         /* lose the oldest rather than hold the log */
     /* Called about once a second on the destination's thread, after the
      * sink's own tick: a way to pause or replay from outside; may be
      * NULL. */
@@ -102,6 +111,7 @@ struct deliver_stats {
     uint64_t events_delivered;
     uint64_t events_skipped; /* by the route */
     uint64_t events_dead;    /* sent to the dead-letter log */
+    uint64_t events_lost;    /* removed by retention before read (skip) */
     uint64_t batches_ok;
     uint64_t batches_retried;
     uint64_t batches_dead;

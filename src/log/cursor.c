@@ -461,14 +461,39 @@ int log_cursors_delete(struct log_cursors *cs, const char *name)
     return rc;
 }
 
-uint64_t log_cursors_min(struct log_cursors *cs, uint32_t partition)
+int log_cursors_hold(struct log_cursors *cs, const char *name, bool hold)
+{
+    int rc = TW_ENOENT;
+
+    pthread_mutex_lock(&cs->lock);
+    for (size_t i = 0; i < cs->count; i++) {
+        if (strcmp(cs->items[i]->name, name) == 0) {
+            cs->items[i]->hold = hold;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cs->lock);
+    if (rc == TW_ENOENT) {
+        tw_err_set(rc, "no cursor named %s: commit a position first", name);
+    }
+    return rc;
+}
+
+uint64_t log_cursors_min(struct log_cursors *cs, uint32_t partition, bool every,
+                         char *slowest)
 {
     uint64_t min = LOG_CURSOR_UNSET;
 
     pthread_mutex_lock(&cs->lock);
     for (size_t i = 0; i < cs->count; i++) {
-        if (cs->items[i]->offsets[partition] < min) {
-            min = cs->items[i]->offsets[partition];
+        const struct log_cursor *c = cs->items[i];
+
+        if ((every || c->hold) && c->offsets[partition] < min) {
+            min = c->offsets[partition];
+            if (slowest != NULL) {
+                memcpy(slowest, c->name, sizeof(c->name));
+            }
         }
     }
     pthread_mutex_unlock(&cs->lock);

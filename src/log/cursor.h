@@ -43,6 +43,7 @@
 struct log_cursor {
     char name[LOG_CURSOR_NAME_MAX + 1];
     int fd;
+    bool hold; /* retention keeps what it has not read; not stored */
     uint64_t seq;
     uint64_t offsets[LOG_MAX_PARTITIONS];
 };
@@ -80,11 +81,17 @@ TW_MUST_CHECK int log_cursors_get(struct log_cursors *cs, const char *name,
                                   uint32_t partition, uint64_t *offset);
 int log_cursors_delete(struct log_cursors *cs, const char *name);
 
+/* Marks a cursor as holding retention or not; TW_ENOENT when unknown. */
+int log_cursors_hold(struct log_cursors *cs, const char *name, bool hold);
+
 /*
- * The smallest committed position in partition over all cursors, or
- * LOG_CURSOR_UNSET when no cursor has one.
+ * The smallest committed position in partition over the cursors that
+ * hold retention (over every cursor when every is true), or
+ * LOG_CURSOR_UNSET when none has one. When slowest is not NULL it
+ * receives that cursor's name (LOG_CURSOR_NAME_MAX + 1 bytes).
  */
-uint64_t log_cursors_min(struct log_cursors *cs, uint32_t partition);
+uint64_t log_cursors_min(struct log_cursors *cs, uint32_t partition, bool every,
+                         char *slowest);
 
 /*
  * Moves every cursor that points past end in partition back to end and

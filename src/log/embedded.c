@@ -235,6 +235,11 @@ static int embedded_cursor_delete(struct log *base, const char *name)
     return log_cursors_delete(&log_embedded_of(base)->cursors, name);
 }
 
+static int embedded_cursor_hold(struct log *base, const char *name, bool hold)
+{
+    return log_cursors_hold(&log_embedded_of(base)->cursors, name, hold);
+}
+
 static void embedded_stats(struct log *base, struct log_stats *st)
 {
     struct log_embedded *log = log_embedded_of(base);
@@ -249,6 +254,10 @@ static void embedded_stats(struct log *base, struct log_stats *st)
     st->sync_ns_total = atomic_load(&log->st_sync_ns);
     st->segments_rolled = atomic_load(&log->st_segments_rolled);
     st->segments_deleted = atomic_load(&log->st_segments_deleted);
+    st->rejected_budget = atomic_load(&log->st_rejected_budget);
+    st->deleted_unread = atomic_load(&log->st_deleted_unread);
+    st->full = atomic_load(&log->full) ? 1 : 0;
+    st->stored_bytes = log_total_bytes(log);
     pthread_mutex_lock(&log->queue_lock);
     st->pending_bytes = log->pending_bytes;
     st->pending_batches = log->pending_batches;
@@ -313,6 +322,7 @@ static const struct log_ops embedded_ops = {
     .cursor_commit = embedded_cursor_commit,
     .cursor_get = embedded_cursor_get,
     .cursor_delete = embedded_cursor_delete,
+    .cursor_hold = embedded_cursor_hold,
     .retention_run = log_embedded_retention_run,
     .stats = embedded_stats,
     .close = embedded_close,

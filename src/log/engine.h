@@ -34,6 +34,7 @@ struct log_segment {
     uint64_t records; /* visible records (end - base, less any lost) */
     int fd;           /* the active segment's, for writing; else -1 */
     int readers;      /* readers positioned in this segment */
+    bool retired;     /* removed by retention; the last reader frees it */
     bool damaged;     /* recovery found damage in the middle */
     uint64_t damage_position;
     struct log_index index; /* active segment only */
@@ -107,6 +108,11 @@ struct log_embedded {
 
     pthread_mutex_t retention_lock;
     int64_t next_retention_ms;
+    int64_t next_budget_check_ms; /* writer only */
+    /* Set by a retention pass that ended over the byte budget because a
+     * holding cursor needs the oldest records; read by every append. */
+    _Atomic bool full;
+    char full_message[512]; /* why, under retention_lock */
 
     /* Counters for struct log_stats. */
     _Atomic uint64_t st_appends;
@@ -119,6 +125,8 @@ struct log_embedded {
     _Atomic uint64_t st_sync_ns;
     _Atomic uint64_t st_segments_rolled;
     _Atomic uint64_t st_segments_deleted;
+    _Atomic uint64_t st_rejected_budget;
+    _Atomic uint64_t st_deleted_unread;
 };
 
 static inline struct log_embedded *log_embedded_of(struct log *log)
@@ -170,5 +178,12 @@ int log_embedded_offset_for_time(struct log *base, uint32_t partition,
 /* retention.c */
 int log_embedded_retention_run(struct log *base,
                                struct log_retention_report *report);
+/* Bytes of every segment of every partition. */
+uint64_t log_total_bytes(struct log_embedded *log);
+/* The writer's check: a pass now when the log is over its byte budget,
+ * at most once a second. */
+void log_budget_check(struct log_embedded *log, int64_t now);
+/* TW_ENOSPC with why the log is full. */
+int log_full_error(struct log_embedded *log);
 
 #endif

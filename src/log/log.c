@@ -130,6 +130,11 @@ int log_cursor_delete(struct log *log, const char *name)
     return log->ops->cursor_delete(log, name);
 }
 
+int log_cursor_hold(struct log *log, const char *name, bool hold)
+{
+    return log->ops->cursor_hold(log, name, hold);
+}
+
 int log_retention_run(struct log *log, struct log_retention_report *report)
 {
     return log->ops->retention_run(log, report);

@@ -29,11 +29,25 @@
  * Reads. A reader returns records in offset order from any offset that
  * still exists, up to the last completed append (readers never see data
  * that could still be lost under the fsync policy). Damaged data is
- * reported as TW_ECORRUPT with its place, never returned as records.
+ * reported as TW_ECORRUPT with its place, never returned as records. An
+ * open reader does not keep records from retention: once retention has
+ * removed its position, the reader says TW_ERANGE.
  *
  * Cursors. A cursor is a named, durable position per partition: the
  * offset of the next record its owner wants. Committing is atomic: after
  * a crash a cursor reads as one of the values committed, never a mix.
+ *
+ * Holding. A cursor marked with log_cursor_hold keeps retention from
+ * removing any record it has not read past. When retention cannot bring
+ * the log under its byte budget because a holding cursor still needs the
+ * oldest records, the log is full: appends are refused with TW_ENOSPC
+ * until that cursor moves on. A cursor that does not hold loses what
+ * retention removes before it gets there (its reader says TW_ERANGE).
+ * The mark is not stored: it lasts while the log is open, and the owner
+ * sets it again after each open, so a cursor nobody uses any more stops
+ * holding by itself. (JetStream has this choice per stream, with interest
+ * retention and discard-new, not per consumer: its backend is to keep
+ * holding and non-holding consumers on streams of their own.)
  *
  * Threads. Every function may be called from any thread, except that a
  * reader belongs to one thread at a time.
@@ -99,6 +113,11 @@ struct log_stats {
     uint64_t segments_deleted; /* segments removed by retention */
     uint64_t pending_bytes;    /* queued, not yet completed (gauge) */
     uint64_t pending_batches;  /* queued, not yet completed (gauge) */
+    uint64_t stored_bytes;     /* on disk now (gauge) */
+    uint64_t full;             /* 1 while appends get TW_ENOSPC (gauge) */
+    uint64_t rejected_budget;  /* log_append calls refused: log full */
+    uint64_t deleted_unread;   /* segments removed before some cursor
+                                * (not holding) had read them */
 };
 
 /* What one retention pass did. */
@@ -110,6 +129,11 @@ struct log_retention_report {
     uint32_t segments_kept_for_cursors;
     /* Segments deleted although a cursor had not read them. */
     uint32_t segments_deleted_unread;
+    /* Still over the byte budget because of a holding cursor: the log is
+     * full until the next pass finds otherwise. */
+    bool full;
+    char held_by[LOG_CURSOR_NAME_MAX + 1]; /* that cursor, when full */
+    uint32_t held_partition;
 };
 
 /* The backend's functions; each backend fills one of these. */
@@ -135,6 +159,7 @@ struct log_ops {
     int (*cursor_get)(struct log *log, const char *name, uint32_t partition,
                       uint64_t *offset);
     int (*cursor_delete)(struct log *log, const char *name);
+    int (*cursor_hold)(struct log *log, const char *name, bool hold);
     int (*retention_run)(struct log *log, struct log_retention_report *report);
     void (*stats)(struct log *log, struct log_stats *stats);
     void (*close)(struct log *log);
@@ -158,7 +183,9 @@ uint32_t log_partitions(struct log *log);
  * the memory they point to are copied before this returns. Returns 0 when
  * queued (cb will run exactly once), or an error and cb will not run:
  * TW_EINVAL (bad partition, empty or oversized batch), TW_EFULL (too many
- * bytes wait for the disk: answer the client "try later"), TW_ECLOSED.
+ * bytes wait for the disk: answer the client "try later"), TW_ENOSPC
+ * (the log is full: a holding cursor keeps the oldest records while the
+ * byte budget is reached; see "Holding" above), TW_ECLOSED.
  */
 TW_MUST_CHECK int log_append(struct log *log, uint32_t partition,
                              const struct log_record *records, size_t count,
@@ -230,6 +257,12 @@ TW_MUST_CHECK int log_cursor_get(struct log *log, const char *name,
 
 /* Forgets a cursor in every partition. TW_ENOENT when unknown. */
 int log_cursor_delete(struct log *log, const char *name);
+
+/*
+ * Marks a committed cursor as holding retention, or not (see "Holding"
+ * above) until the log closes. TW_ENOENT when it was never committed.
+ */
+int log_cursor_hold(struct log *log, const char *name, bool hold);
 
 /*
  * Applies the retention limits now (backends also run it on their own

@@ -2,10 +2,13 @@
  * reader.c - reading a partition from an offset, waiting for new records,
  * and finding an offset by time.
  *
- * A reader holds one segment at a time (counted in segment->readers, so
- * retention leaves it alone), reads it one whole batch at a time through
- * its own file descriptor, and checks every batch's checksum before
- * handing out a record. It never reads past what the writer published.
+ * A reader is in one segment at a time (counted in segment->readers, so
+ * that retention leaves its memory alone), reads it one whole batch at a
+ * time through its own file descriptor, and checks every batch's checksum
+ * before handing out a record. It never reads past what the writer
+ * published. When retention removes the segment it is in, the reader
+ * carries on in the next one if its position still exists there, and
+ * says TW_ERANGE if not.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +65,23 @@ static uint64_t index_file_start_position(struct log_partition *p,
     return pos;
 }
 
+/* Leaves the reader's segment, freeing it if retention removed it and
+ * this was its last reader (partition lock held). */
+static void reader_leave(struct embedded_reader *r)
+{
+    struct log_segment *seg = r->segment;
+
+    if (seg == NULL) {
+        return;
+    }
+    close(r->fd);
+    r->fd = -1;
+    r->segment = NULL;
+    if (--seg->readers == 0 && seg->retired) {
+        free(seg);
+    }
+}
+
 /* Moves the reader into segment index i (partition lock held). */
 static int reader_enter(struct embedded_reader *r, size_t i)
 {
@@ -75,10 +95,7 @@ static int reader_enter(struct embedded_reader *r, size_t i)
     if (fd < 0) {
         return tw_err_errno(errno, "cannot open segment %s", path);
     }
-    if (r->segment != NULL) {
-        r->segment->readers--;
-        close(r->fd);
-    }
+    reader_leave(r);
     seg->readers++;
     r->segment = seg;
     r->fd = fd;
@@ -173,6 +190,35 @@ static int reader_damage(struct embedded_reader *r, const char *what)
 }
 
 /*
+ * The reader's segment was removed by retention: goes on in the segment
+ * that holds its position now, or says TW_ERANGE when none does
+ * (partition lock held). Returns 1 when it moved.
+ */
+static int reader_reenter(struct embedded_reader *r)
+{
+    struct log_partition *p = r->part;
+    uint64_t start = log_partition_start_offset(p);
+    ptrdiff_t i;
+    int rc;
+
+    if (r->position < start) {
+        return tw_err_set(TW_ERANGE,
+                          "partition %u: retention removed offsets %" PRIu64
+                          " to %" PRIu64 " while this reader was at %" PRIu64,
+                          p->id, r->segment->base_offset, start - 1,
+                          r->position);
+    }
+    i = log_partition_find_segment(p, r->position);
+    rc = reader_enter(r, i < 0 ? 0 : (size_t)i);
+    if (rc < 0) {
+        return rc;
+    }
+    /* A closed segment's index is in its file; from the first batch, the
+     * batches before the position are skipped one by one. */
+    return 1;
+}
+
+/*
  * Steps to the next segment when the current one is read to its end.
  * Returns 1 when it moved, 0 when there is nothing more to read now.
  */
@@ -182,6 +228,11 @@ static int reader_advance(struct embedded_reader *r, uint64_t *limit)
     int rc = 0;
 
     pthread_mutex_lock(&p->lock);
+    if (r->segment->retired) {
+        rc = reader_reenter(r);
+        *limit = rc == 1 ? r->segment->size : 0;
+        goto out;
+    }
     *limit = r->segment->size;
     if (r->file_pos < *limit) {
         goto out;
@@ -324,9 +375,8 @@ void log_embedded_reader_close(struct log_reader *base)
     }
     if (r->segment != NULL) {
         pthread_mutex_lock(&r->part->lock);
-        r->segment->readers--;
+        reader_leave(r);
         pthread_mutex_unlock(&r->part->lock);
-        close(r->fd);
     }
     free(r->buf);
     free(r->scratch);

@@ -4,8 +4,15 @@
  * A pass looks at closed segments only (the active one is never deleted),
  * oldest first across all partitions, and deletes while the log is over
  * its byte budget or the segment's newest record is older than max_age.
- * A segment is kept when a reader is positioned in it, and, with
- * keep_unread, when some cursor has not yet read past its end.
+ * A segment is kept while a holding cursor (log_cursor_hold; with
+ * keep_unread, any cursor) has not read past its end. A pass that ends
+ * over the byte budget with such a segment kept marks the log full, and
+ * appends are refused until a later pass finds room: the writer runs one
+ * every second while the log is over its budget.
+ *
+ * A reader may be in a segment that goes: the segment leaves the list
+ * and its files are removed at once, but its memory stays until the last
+ * reader leaves it, and those readers learn of it at their next batch.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,10 +22,14 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/units.h"
 #include "log/engine.h"
 #include "obs/logging.h"
 
-static uint64_t log_total_bytes(struct log_embedded *log)
+/* How often the writer looks at the total size when there is a budget. */
+#define BUDGET_CHECK_MS 1000
+
+uint64_t log_total_bytes(struct log_embedded *log)
 {
     uint64_t total = 0;
 
@@ -76,9 +87,22 @@ static void delete_files(struct log_partition *p, uint64_t base)
 
 enum verdict {
     VERDICT_DELETED,
-    VERDICT_KEPT,    /* wanted, but a reader or cursor needs it */
+    VERDICT_KEPT,    /* wanted, but a holding cursor needs it */
     VERDICT_NOT_DUE, /* within the limits */
 };
+
+/* Notes which cursor kept a segment, for the log line and the report. */
+static enum verdict kept_for(struct log_retention_report *report,
+                             const struct log_partition *p, const char *cursor,
+                             bool over_bytes)
+{
+    report->segments_kept_for_cursors++;
+    if (over_bytes && report->held_by[0] == '\0') {
+        snprintf(report->held_by, sizeof(report->held_by), "%s", cursor);
+        report->held_partition = p->id;
+    }
+    return VERDICT_KEPT;
+}
 
 /* Deletes partition p's oldest segment if it is due. */
 static enum verdict retire_oldest(struct log_embedded *log,
@@ -87,10 +111,13 @@ static enum verdict retire_oldest(struct log_embedded *log,
 {
     const struct log_retention *ret = &log->opts.retention;
     int64_t now = tw_now_ms();
-    uint64_t min_cursor = log_cursors_min(&log->cursors, p->id);
+    char slowest[LOG_CURSOR_NAME_MAX + 1] = "";
+    uint64_t held =
+        log_cursors_min(&log->cursors, p->id, ret->keep_unread, slowest);
+    uint64_t any = log_cursors_min(&log->cursors, p->id, true, NULL);
     struct log_segment *seg;
+    struct log_segment gone;
     bool too_old;
-    bool unread;
 
     pthread_mutex_lock(&p->lock);
     seg = p->segments[0];
@@ -99,53 +126,76 @@ static enum verdict retire_oldest(struct log_embedded *log,
         pthread_mutex_unlock(&p->lock);
         return VERDICT_NOT_DUE;
     }
-    unread = min_cursor != LOG_CURSOR_UNSET && min_cursor < seg->end_offset;
-    if (seg->readers > 0 || (unread && ret->keep_unread)) {
-        uint64_t base_offset = seg->base_offset;
-        int readers = seg->readers;
-
+    if (held != LOG_CURSOR_UNSET && held < seg->end_offset) {
         pthread_mutex_unlock(&p->lock);
-        report->segments_kept_for_cursors++;
-        /* Once per pass and partition: the oldest segment blocks the rest,
-         * and the log may now exceed its limits. */
-        if (readers > 0) {
-            OBS_LOG(OBS_WARN, "log",
-                    "retention kept a segment an open reader is in",
-                    "partition=%u base_offset=%" PRIu64 " readers=%d", p->id,
-                    base_offset, readers);
-        } else {
-            OBS_LOG(OBS_WARN, "log",
-                    "retention kept a segment a cursor has not read",
-                    "partition=%u base_offset=%" PRIu64
-                    " slowest_cursor=%" PRIu64,
-                    p->id, base_offset, min_cursor);
-        }
-        return VERDICT_KEPT;
+        return kept_for(report, p, slowest, over_bytes);
     }
     memmove(p->segments, p->segments + 1,
             (p->segment_count - 1) * sizeof(*p->segments));
     p->segment_count--;
+    gone = *seg;
+    /* A reader in it frees it when it leaves; it may do so as soon as the
+     * lock is let go, so only the copy is used below. */
+    seg->retired = seg->readers > 0;
+    if (!seg->retired) {
+        free(seg);
+    }
     pthread_mutex_unlock(&p->lock);
 
-    delete_files(p, seg->base_offset);
+    delete_files(p, gone.base_offset);
     report->segments_deleted++;
-    report->bytes_deleted += seg->size;
-    report->records_deleted += seg->records;
+    report->bytes_deleted += gone.size;
+    report->records_deleted += gone.records;
     atomic_fetch_add(&log->st_segments_deleted, 1);
-    if (unread) {
+    if (any != LOG_CURSOR_UNSET && any < gone.end_offset) {
         report->segments_deleted_unread++;
+        atomic_fetch_add(&log->st_deleted_unread, 1);
         OBS_LOG(OBS_WARN, "log",
-                "retention deleted records a cursor had "
-                "not read",
+                "retention deleted records a cursor that does not hold "
+                "had not read",
                 "partition=%u from=%" PRIu64 " to=%" PRIu64, p->id,
-                seg->base_offset, seg->end_offset - 1);
+                gone.base_offset, gone.end_offset - 1);
     }
     OBS_LOG(OBS_INFO, "log", "retention deleted a segment",
             "partition=%u "
             "base_offset=%" PRIu64 " bytes=%" PRIu64 " reason=%s",
-            p->id, seg->base_offset, seg->size, over_bytes ? "size" : "age");
-    free(seg);
+            p->id, gone.base_offset, gone.size, over_bytes ? "size" : "age");
     return VERDICT_DELETED;
+}
+
+/* Sets or clears the full mark after a pass, saying so when it changes. */
+static void budget_settle(struct log_embedded *log,
+                          const struct log_retention_report *report,
+                          uint64_t total)
+{
+    char used[TW_SIZE_TEXT_MAX];
+    char budget[TW_SIZE_TEXT_MAX];
+    bool was = atomic_load(&log->full);
+
+    tw_format_size(total, used, sizeof(used));
+    tw_format_size(log->opts.retention.max_bytes, budget, sizeof(budget));
+    if (report->full) {
+        snprintf(log->full_message, sizeof(log->full_message),
+                 "log %s is full: it holds %s against a budget of %s, and "
+                 "cursor %s has not read the oldest records of partition %u, "
+                 "which it holds",
+                 log->path, used, budget, report->held_by,
+                 report->held_partition);
+    }
+    atomic_store(&log->full, report->full);
+    if (report->full && !was) {
+        OBS_LOG(OBS_WARN, "log",
+                "log full: a holding cursor keeps the oldest records; "
+                "appends are refused until it moves on",
+                "path=%s bytes=%" PRIu64 " max_bytes=%" PRIu64
+                " cursor=%s partition=%u",
+                log->path, total, log->opts.retention.max_bytes,
+                report->held_by, report->held_partition);
+    } else if (!report->full && was) {
+        OBS_LOG(OBS_INFO, "log", "log no longer full: appends are taken again",
+                "path=%s bytes=%" PRIu64 " max_bytes=%" PRIu64, log->path,
+                total, log->opts.retention.max_bytes);
+    }
 }
 
 int log_embedded_retention_run(struct log *base,
@@ -184,6 +234,34 @@ int log_embedded_retention_run(struct log *base,
             blocked[i] = true;
         }
     }
+    report->full = ret->max_bytes > 0 && total > ret->max_bytes &&
+                   report->held_by[0] != '\0';
+    budget_settle(log, report, total);
     pthread_mutex_unlock(&log->retention_lock);
     return 0;
+}
+
+void log_budget_check(struct log_embedded *log, int64_t now)
+{
+    uint64_t max = log->opts.retention.max_bytes;
+
+    if (max == 0 || log->opts.read_only || now < log->next_budget_check_ms) {
+        return;
+    }
+    log->next_budget_check_ms = now + BUDGET_CHECK_MS;
+    if (atomic_load(&log->full) || log_total_bytes(log) > max) {
+        log_embedded_retention_run(&log->base, NULL);
+    }
+}
+
+/* The reason an append is refused while the log is full. */
+int log_full_error(struct log_embedded *log)
+{
+    int rc;
+
+    pthread_mutex_lock(&log->retention_lock);
+    rc = tw_err_set(TW_ENOSPC, "%s; retry once it has caught up",
+                    log->full_message);
+    pthread_mutex_unlock(&log->retention_lock);
+    return rc;
 }

@@ -52,6 +52,10 @@ int log_embedded_append(struct log *base, uint32_t partition,
     if (log->opts.read_only) {
         return tw_err_set(TW_EINVAL, "log %s is open read-only", log->path);
     }
+    if (atomic_load(&log->full)) {
+        atomic_fetch_add(&log->st_rejected_budget, 1);
+        return log_full_error(log);
+    }
     rc = log_batch_encode(records, count, log->opts.compression,
                           log->opts.zstd_level, log->opts.max_batch_bytes,
                           &batch, &len);
@@ -679,6 +683,7 @@ static void writer_timers(struct log_embedded *log)
         log->next_retention_ms = now + log->opts.retention_interval_ms;
         log_embedded_retention_run(&log->base, NULL);
     }
+    log_budget_check(log, now);
 }
 
 static void *writer_main(void *arg)

@@ -333,11 +333,10 @@ Test(log_retention, without_keep_unread_unread_segments_go_and_are_counted)
     tw_test_rmdir(dir);
 }
 
-Test(log_retention, a_segment_a_reader_is_positioned_in_is_not_deleted)
+Test(log_retention, a_reader_in_a_removed_segment_says_erange_at_its_next_batch)
 {
     char *dir = tw_test_tmpdir();
     struct log_retention_report report;
-    struct snapshot after;
     struct log_options opts;
     struct log_reader *r;
     struct log_record rec;
@@ -356,14 +355,56 @@ Test(log_retention, a_segment_a_reader_is_positioned_in_is_not_deleted)
     cr_assert_eq(log_reader_next(r, &rec), 1);
     cr_assert_eq(rec.offset, bases[3] + 2);
 
+    /* An open reader keeps nothing: every closed segment goes. */
     cr_assert_eq(log_retention_run(log, &report), 0);
-    snapshot_take(log, &after);
-    cr_assert_eq(report.segments_deleted, 3);
-    cr_assert_gt(report.segments_kept_for_cursors, 0);
-    cr_assert_eq(after.info[0].start_offset, bases[3]);
+    cr_assert_eq(report.segments_deleted, n - 1);
+    cr_assert_eq(report.segments_kept_for_cursors, 0);
 
-    /* The reader goes on to the end as if nothing happened. */
+    /* What the reader had loaded it still gives, in order; then it says
+     * that its place is gone, and keeps saying so. */
     next = bases[3] + 3;
+    while ((rc = log_reader_next(r, &rec)) == 1) {
+        cr_assert_eq(rec.offset, next);
+        next++;
+    }
+    cr_assert_eq(rc, TW_ERANGE, "%s", tw_err_message());
+    cr_assert_lt(next, bases[4]);
+    cr_assert_eq(log_reader_next(r, &rec), TW_ERANGE);
+    log_reader_close(r);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+Test(log_retention,
+     a_reader_at_the_end_of_a_removed_segment_goes_on_in_the_next)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct log_options opts;
+    struct log_reader *r;
+    struct log_record rec;
+    struct log *log;
+    uint64_t bases[MAX_SEGMENTS];
+    uint64_t next;
+    int rc;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_bytes = 4096;
+    log = logtest_open(&opts, NULL);
+    fill_segments(dir, log, bases);
+
+    /* The reader has read segment 3 to its last record. */
+    cr_assert_eq(log_reader_open(log, 0, bases[3], &r), 0);
+    for (next = bases[3]; next < bases[4]; next++) {
+        cr_assert_eq(log_reader_next(r, &rec), 1);
+        cr_assert_eq(rec.offset, next);
+    }
+    cr_assert_eq(log_cursor_commit(log, "keeper", 0, bases[4]), 0);
+    cr_assert_eq(log_cursor_hold(log, "keeper", true), 0);
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    cr_assert_eq(report.segments_deleted, 4);
+
+    /* No record is missed and none comes twice. */
     while ((rc = log_reader_next(r, &rec)) == 1) {
         cr_assert_eq(rec.offset, next);
         next++;
@@ -371,12 +412,152 @@ Test(log_retention, a_segment_a_reader_is_positioned_in_is_not_deleted)
     cr_assert_eq(rc, 0, "%s", tw_err_message());
     cr_assert_eq(next, 800);
     log_reader_close(r);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
 
-    /* Without a reader everything closed goes. */
+/* An append of one record, returning log_append's answer. */
+static int try_append(struct log *log)
+{
+    struct log_record rec = {
+        .timestamp_ms = tw_now_ms(), .value = "x", .value_len = 1};
+
+    return log_append_wait(log, 0, &rec, 1, NULL);
+}
+
+Test(log_retention,
+     a_holding_cursor_keeps_what_it_has_not_read_and_fills_the_log)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct snapshot after;
+    struct log_options opts;
+    struct log_stats st;
+    struct log *log;
+    uint64_t bases[MAX_SEGMENTS];
+    size_t n;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_bytes = 4096;
+    log = logtest_open(&opts, NULL);
+    n = fill_segments(dir, log, bases);
+    cr_assert_eq(log_cursor_hold(log, "slow", true), TW_ENOENT);
+
+    cr_assert_eq(log_cursor_commit(log, "slow", 0, bases[2] + 1), 0);
+    cr_assert_eq(log_cursor_hold(log, "slow", true), 0);
+    cr_assert_eq(log_cursor_commit(log, "quick", 0, bases[5]), 0);
     cr_assert_eq(log_retention_run(log, &report), 0);
     snapshot_take(log, &after);
-    cr_assert_eq(report.segments_deleted, n - 1 - 3);
-    cr_assert_eq(after.segments, 1);
+    cr_assert_eq(report.segments_deleted, 2);
+    cr_assert_eq(report.segments_deleted_unread, 0);
+    cr_assert_eq(after.info[0].start_offset, bases[2]);
+    cr_assert(report.full);
+    cr_assert_str_eq(report.held_by, "slow");
+    cr_assert_eq(report.held_partition, 0);
+
+    /* Full: appends are refused, saying which cursor holds the log. */
+    cr_assert_eq(try_append(log), TW_ENOSPC);
+    cr_assert(strstr(tw_err_message(), "cursor slow") != NULL, "%s",
+              tw_err_message());
+    log_stats(log, &st);
+    cr_assert_eq(st.full, 1);
+    cr_assert_eq(st.rejected_budget, 1);
+    cr_assert_eq(st.stored_bytes, after.bytes);
+
+    /* Once the cursor has caught up, the next pass makes room. */
+    cr_assert_eq(log_cursor_commit(log, "slow", 0, after.info[0].end_offset),
+                 0);
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    cr_assert_not(report.full);
+    cr_assert_eq(report.segments_deleted, n - 1 - 2);
+    cr_assert_eq(try_append(log), 0, "%s", tw_err_message());
+    log_stats(log, &st);
+    cr_assert_eq(st.full, 0);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+Test(log_retention, a_cursor_that_does_not_hold_loses_what_retention_takes)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_retention_report report;
+    struct log_options opts;
+    struct log_stats st;
+    struct log *log;
+    uint64_t bases[MAX_SEGMENTS];
+    size_t n;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_bytes = 4096;
+    log = logtest_open(&opts, NULL);
+    n = fill_segments(dir, log, bases);
+
+    cr_assert_eq(log_cursor_commit(log, "slow", 0, bases[1]), 0);
+    cr_assert_eq(log_cursor_hold(log, "slow", true), 0);
+    cr_assert_eq(log_cursor_hold(log, "slow", false), 0);
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    cr_assert_not(report.full);
+    cr_assert_eq(report.segments_deleted, n - 1);
+    cr_assert_eq(report.segments_deleted_unread, n - 2);
+    log_stats(log, &st);
+    cr_assert_eq(st.deleted_unread, n - 2);
+    cr_assert_eq(st.full, 0);
+    cr_assert_eq(try_append(log), 0, "%s", tw_err_message());
+    log_close(log);
+
+    /* The mark is not stored: after a reopen nothing holds. */
+    log = logtest_open(&opts, NULL);
+    cr_assert_eq(log_cursor_commit(log, "slow", 0, bases[n - 1]), 0);
+    logtest_append_numbered(log, 0, 400, 5, VALUE_LEN, 1000, 1);
+    cr_assert_eq(log_retention_run(log, &report), 0);
+    cr_assert_gt(report.segments_deleted_unread, 0);
+    log_close(log);
+    tw_test_rmdir(dir);
+}
+
+struct full_probe {
+    struct log *log;
+    uint64_t want;
+};
+
+static bool full_is(void *ctx)
+{
+    struct full_probe *probe = ctx;
+    struct log_stats st;
+
+    log_stats(probe->log, &st);
+    return st.full == probe->want;
+}
+
+Test(log_retention, the_writer_marks_the_log_full_and_free_again_by_itself)
+{
+    char *dir = tw_test_tmpdir();
+    struct log_partition_info info;
+    struct log_options opts;
+    struct log *log;
+    struct full_probe probe;
+
+    retention_options(&opts, dir, 1);
+    opts.retention.max_bytes = 4096;
+    /* Only the writer's budget check can run a pass in this test. */
+    opts.retention_interval_ms = INT64_C(86400000);
+    log = logtest_open(&opts, NULL);
+    logtest_append_numbered(log, 0, 10, 5, VALUE_LEN, 1000, 1);
+    cr_assert_eq(log_cursor_commit(log, "slow", 0, 0), 0);
+    cr_assert_eq(log_cursor_hold(log, "slow", true), 0);
+    logtest_append_numbered(log, 0, 800, 5, VALUE_LEN, 1000, 1);
+
+    probe = (struct full_probe){log, 1};
+    cr_assert(logtest_eventually(full_is, &probe, 10000),
+              "the log never became full");
+    cr_assert_eq(try_append(log), TW_ENOSPC);
+
+    cr_assert_eq(log_partition_info(log, 0, &info), 0);
+    cr_assert_eq(log_cursor_commit(log, "slow", 0, info.end_offset), 0);
+    probe.want = 0;
+    cr_assert(logtest_eventually(full_is, &probe, 10000),
+              "the log stayed full after the cursor caught up");
+    cr_assert_eq(try_append(log), 0, "%s", tw_err_message());
     log_close(log);
     tw_test_rmdir(dir);
 }
