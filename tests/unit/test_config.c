@@ -231,6 +231,7 @@ Test(config, destinations_and_routes_load_with_their_settings)
         "      rotate: { max_bytes: 1MiB, max_age: 10m } }\n"
         "  - name: billing\n"
         "    type: http\n"
+        "    backlog: skip\n"
         "    url: \"http://127.0.0.1:9000/hook\"\n"
         "    headers: { X-Token: abc }\n"
         "    batch: { max_events: 50, max_wait: 1s }\n"
@@ -261,7 +262,9 @@ Test(config, destinations_and_routes_load_with_their_settings)
     cr_assert_str_eq(b->shape.redact_hash[0], "userId");
     cr_assert_eq(c->route_count, 2);
     cr_assert_str_eq(c->routes[1].where, "event == \"Paid\"");
-    cr_assert_eq(c->routes[1].where_line, 17);
+    cr_assert_eq(c->routes[1].where_line, 18);
+    cr_assert(b->backlog_skip);
+    cr_assert_not(c->destinations[0].backlog_skip, "block is the default");
     config_free(c);
     free(path);
 }
@@ -274,7 +277,7 @@ Test(config, routes_must_name_sources_and_destinations_that_exist)
                     "sources: [ { name: web, write_keys: [k] } ]\n"
                     "destinations:\n"
                     "  - { name: out, type: http, url: \"ftp://x\" }\n"
-                    "  - { name: out, type: stdout }\n"
+                    "  - { name: out, type: stdout, backlog: drop }\n"
                     "routes:\n"
                     "  - { from: ios, to: [nowhere] }\n"
                     "  - { to: [out] }\n",
@@ -289,6 +292,8 @@ Test(config, routes_must_name_sources_and_destinations_that_exist)
     cr_assert(strstr(errors, ":7: route to 'nowhere': no such destination"),
               "%s", errors);
     cr_assert(strstr(errors, ":8: a route needs from"), "%s", errors);
-    cr_assert_eq(count, 5, "%s", errors);
+    cr_assert(strstr(errors, ":5: ") && strstr(errors, "block, skip"), "%s",
+              errors);
+    cr_assert_eq(count, 6, "%s", errors);
     free(errors);
 }
