@@ -317,3 +317,59 @@ def test_a_destination_added_later_is_backfilled(trackway_bin, tmp_path,
     with c:
         assert late.wait_for(30)
     assert len(first.events) == 30, "the first destination got nothing twice"
+
+
+def test_the_breaker_opens_on_a_failing_destination_and_a_probe_closes_it(
+        trackway_bin, tmp_path, receivers):
+    hook = receivers()
+    hook.respond(status=503)
+    c = Collector(trackway_bin, tmp_path, delivery_config(
+        tmp_path, {"hook": hook}, hook={
+            "retry": {"max_attempts": 1000, "backoff": "10ms..20ms"},
+            "breaker": {"failures": 3, "open_for": "1s"}}))
+    opened = 'trackway_dest_breaker_opened_total{destination="hook"}'
+    is_open = 'trackway_dest_breaker_open{destination="hook"}'
+    with c:
+        msg = track()
+        c.batch([msg])
+        assert wait_until(lambda: c.metrics()[opened] >= 1)
+        assert c.metrics()[is_open] == 1
+        # While open the destination is left alone: the next request is
+        # the probe, a whole open_for after the failure that opened it.
+        seen = len(hook.requests)
+        assert wait_until(lambda: len(hook.requests) > seen)
+        gap = hook.requests[seen]["time"] - hook.requests[seen - 1]["time"]
+        assert gap >= 0.95, f"probed after {gap:.2f}s"
+        hook.respond()
+        assert hook.wait_for(1)
+        assert wait_until(lambda: c.metrics()[is_open] == 0)
+        assert "circuit breaker closed" in c.stderr_text()
+    assert [e["messageId"] for e in hook.events] == [msg["messageId"]]
+
+
+def test_replay_by_time_sends_only_what_arrived_since_then(
+        trackway_bin, tmp_path, receivers, run_trackway):
+    hook = receivers()
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"hook": hook}))
+    with c:
+        old = [track(properties={"n": i}) for i in range(10)]
+        c.batch(old)
+        assert hook.wait_for(10)
+        # The log's clock is the server's receive time: wait until a
+        # later millisecond has surely begun, then mark the time.
+        time.sleep(0.01)  # a clock boundary, not a condition to await
+        now_ms = time.time_ns() // 1000000
+        since = time.strftime("%Y-%m-%dT%H:%M:%S",
+                              time.gmtime(now_ms // 1000)) + \
+            ".%03dZ" % (now_ms % 1000)
+        time.sleep(0.01)  # same boundary, on the other side
+        new = [track(properties={"n": 10 + i}) for i in range(5)]
+        c.batch(new)
+        assert hook.wait_for(15)
+        out = run_trackway("replay", "-c", c.config_path, "hook", "--from",
+                           since, timeout=120).stdout
+        assert "replay of hook ended" in out
+        assert hook.wait_for(20)
+    replayed = [e["messageId"] for e in hook.events[15:]]
+    assert sorted(replayed) == sorted(m["messageId"] for m in new)
