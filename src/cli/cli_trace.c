@@ -5,8 +5,11 @@
  * never arrived": it finds the event in the events log (when, which
  * partition and offset, which plan version judged it) or in the
  * failed-events log (why it failed), and, for each destination a route
- * sends its source to, whether it was delivered, is still pending (and
- * behind how many events), or was dead-lettered (and why). Everything is
+ * sends its source to, whether it was delivered (and about when), is
+ * being sent, is waiting for a retry (after which error, until when), is
+ * still pending (behind how many events), or was dead-lettered (when and
+ * why). The cursors and logs are the truth; the running server's status
+ * file (cli/dest_status.h) adds the times and the retries. Everything is
  * read read-only, beside a live server; the logs are scanned from --since
  * (default: everything stored), so narrowing it makes a trace faster.
  */
@@ -17,8 +20,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/dest_status.h"
 #include "cli/show.h"
 #include "cli/storage.h"
+#include "common/clock.h"
 #include "common/units.h"
 #include "deliver/deliver.h"
 #include "json/json.h"
@@ -29,8 +34,10 @@ static const char trace_help[] =
     "\n"
     "Says where one event is: accepted (when, which partition and offset,\n"
     "which plan version judged it) or failed (why), and for every\n"
-    "destination a route sends its source to: delivered, pending (behind\n"
-    "how many events), or dead-lettered (why, after how many attempts).\n"
+    "destination a route sends its source to: delivered (when),\n"
+    "being sent, retrying (after which error, next try when), pending\n"
+    "(behind how many events), or dead-lettered (when, why, after how\n"
+    "many attempts).\n"
     "Reads the logs read-only, so it runs beside 'trackway serve'.\n"
     "Exits 0 when the event was found, 1 when it was not.\n"
     "\n"
@@ -178,8 +185,9 @@ static enum trace_route routed(struct trace *t, const struct trace_hit *h,
     return verdict;
 }
 
-/* The dead-letter record of id in dest's dead-letter log, or NULL. */
-static char *dead_letter_of(struct trace *t, const char *dest)
+/* The dead-letter record of id in dest's dead-letter log, or NULL; *at_ms
+ * is when it was written. */
+static char *dead_letter_of(struct trace *t, const char *dest, int64_t *at_ms)
 {
     char name[256];
     struct log *dlq;
@@ -197,6 +205,7 @@ static char *dead_letter_of(struct trace *t, const char *dest)
             if (rec.key_len == id_len && memcmp(rec.key, t->id, id_len) == 0) {
                 free(found);
                 found = strndup(rec.value, rec.value_len);
+                *at_ms = rec.timestamp_ms;
             }
         }
         log_reader_close(r);
@@ -205,17 +214,76 @@ static char *dead_letter_of(struct trace *t, const char *dest)
     return found;
 }
 
+/* A status file older than this says the server may not be running. */
+#define TRACE_STATUS_FRESH_MS 10000
+
+/*
+ * When the commit that delivered the event happened, from the status
+ * marks; older than the oldest mark (or the server restarted since): only
+ * that it was before it.
+ */
+static void print_delivered(const struct cfg_destination *d,
+                            const struct trace_hit *h,
+                            const struct dest_status *st, bool have_status)
+{
+    const struct deliver_part_status *s = &st->part;
+    char when[TW_TIME_TEXT_MAX];
+
+    for (unsigned k = 0; have_status && k < s->mark_count; k++) {
+        if (s->marks[k].from <= h->offset && h->offset < s->marks[k].offset) {
+            tw_format_time(s->marks[k].ms, when, sizeof(when));
+            printf("  %-16s delivered at %s\n", d->name, when);
+            return;
+        }
+    }
+    if (have_status && s->mark_count > 0 && h->offset < s->marks[0].from) {
+        tw_format_time(s->marks[0].ms, when, sizeof(when));
+        printf("  %-16s delivered before %s\n", d->name, when);
+        return;
+    }
+    printf("  %-16s delivered\n", d->name);
+}
+
+static void print_waiting(const struct cfg_destination *d,
+                          const struct trace_hit *h, uint64_t next,
+                          const struct dest_status *st, bool have_status)
+{
+    const struct deliver_part_status *s = &st->part;
+    bool in_batch =
+        have_status && s->batch_from <= h->offset && h->offset < s->batch_to;
+    char when[TW_TIME_TEXT_MAX];
+
+    if (in_batch && s->retry_at_ms > 0) {
+        tw_format_time(s->retry_at_ms, when, sizeof(when));
+        printf("  %-16s retrying: attempt %u failed (status %d: %.160s); "
+               "next try at %s",
+               d->name, s->attempt, s->last_status, s->last_error, when);
+    } else if (in_batch && s->in_flight) {
+        printf("  %-16s being sent: attempt %u", d->name, s->attempt);
+    } else {
+        printf("  %-16s pending: %" PRIu64 " events of partition %u before "
+               "it",
+               d->name, h->offset - next, h->partition);
+    }
+    printf("%s%s\n", have_status && st->paused ? "; destination paused" : "",
+           have_status && st->breaker_open ? "; circuit breaker open" : "");
+}
+
 static void trace_destination(struct trace *t, struct log *events,
                               const struct trace_hit *h,
                               const struct cfg_destination *d)
 {
     char cursor[LOG_CURSOR_NAME_MAX + 1];
     enum trace_route route = routed(t, h, d->name);
+    struct dest_status st;
+    bool have_status;
     uint64_t next = 0;
+    int64_t dead_ms = 0;
     char *dead;
     struct tw_json root;
     char a[64];
     char b[300];
+    char when[TW_TIME_TEXT_MAX];
 
     if (route == TRACE_NOT_ROUTED) {
         printf("  %-16s not routed from source %s\n", d->name, h->source);
@@ -225,24 +293,31 @@ static void trace_destination(struct trace *t, struct log *events,
         printf("  %-16s not sent: no route's filter matches it\n", d->name);
         return;
     }
+    have_status = dest_status_read(t->config, d->name, h->partition, &st) == 0;
     deliver_cursor_name(d->name, cursor, sizeof(cursor));
     if (log_cursor_get(events, cursor, h->partition, &next) != 0 ||
         next <= h->offset) {
-        printf("  %-16s pending: %" PRIu64 " events of partition %u before "
-               "it\n",
-               d->name, h->offset - next, h->partition);
+        print_waiting(d, h, next, &st, have_status);
+        if (have_status &&
+            tw_now_ms() - st.written_ms > TRACE_STATUS_FRESH_MS) {
+            tw_format_time(st.written_ms, when, sizeof(when));
+            printf("  %-16s (its status is from %s: is trackway serve "
+                   "running?)\n",
+                   "", when);
+        }
         return;
     }
-    dead = dead_letter_of(t, d->name);
+    dead = dead_letter_of(t, d->name, &dead_ms);
     if (dead != NULL &&
         tw_json_parse(t->parser, dead, strlen(dead), &root) == 0) {
         char attempts[24];
-        printf("  %-16s dead-lettered: %s after %s attempts: %s\n", d->name,
-               show_text(root, "reason", a, sizeof(a)),
+        tw_format_time(dead_ms, when, sizeof(when));
+        printf("  %-16s dead-lettered at %s: %s after %s attempts: %s\n",
+               d->name, when, show_text(root, "reason", a, sizeof(a)),
                show_text(root, "attempts", attempts, sizeof(attempts)),
                show_text(root, "error", b, sizeof(b)));
     } else {
-        printf("  %-16s delivered\n", d->name);
+        print_delivered(d, h, &st, have_status);
     }
     free(dead);
 }

@@ -6,11 +6,14 @@
  */
 #include "cli/delivery.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/dest_status.h"
 #include "cli/storage.h"
 #include "common/clock.h"
 #include "deliver/deliver.h"
@@ -31,6 +34,8 @@ struct serve_route {
 
 struct serve_dest {
     const struct cfg_destination *cfg;
+    const struct tw_config *config;
+    struct obs_ratelimit status_error_log;
     struct sink *sink;
     struct log *events;
     struct log *dlq;
@@ -402,7 +407,31 @@ static void replay_tick(struct serve_dest *sd, struct deliver_dest *running)
     }
 }
 
-/* Once a second on the destination's thread: pause and replay jobs. */
+/* What `trackway trace` reads about this destination's partitions. */
+static void status_tick(struct serve_dest *sd, struct deliver_dest *running)
+{
+    uint32_t count = log_partitions(sd->events);
+    struct deliver_part_status *parts = calloc(count, sizeof(*parts));
+    struct deliver_stats st;
+    uint64_t suppressed;
+
+    if (parts == NULL) {
+        return;
+    }
+    deliver_dest_status(running, parts);
+    deliver_dest_stats(running, &st);
+    if (dest_status_write(sd->config, sd->cfg->name, parts, count, st.paused,
+                          st.breaker_open) != 0 &&
+        obs_ratelimit_allow(&sd->status_error_log, 60000, &suppressed)) {
+        OBS_LOG(OBS_WARN, "serve",
+                "cannot write a destination's status; trace will say less",
+                "dest=%s error=\"%s\"", sd->cfg->name, tw_err_message());
+    }
+    free(parts);
+}
+
+/* Once a second on the destination's thread: pause and replay jobs, and
+ * the status file. */
 static void tick_cb(void *ctx, struct deliver_dest *running)
 {
     struct serve_dest *sd = ctx;
@@ -413,6 +442,7 @@ static void tick_cb(void *ctx, struct deliver_dest *running)
         deliver_dest_pause(running, paused);
     }
     replay_tick(sd, running);
+    status_tick(sd, running);
 }
 
 static int dest_start(const char *cmd, const struct tw_config *c,
@@ -481,8 +511,16 @@ int delivery_start(const char *cmd, const struct tw_config *c,
                    struct log *events, struct serve_delivery **out)
 {
     struct serve_delivery *d = calloc(1, sizeof(*d));
+    char control[4096];
     int rc = 0;
 
+    /* Where pause and replay jobs come from, and status files go. */
+    snprintf(control, sizeof(control), "%s/%s", c->storage.path,
+             DELIVERY_CONTROL_DIR);
+    if (mkdir(control, 0755) != 0 && errno != EEXIST) {
+        OBS_LOG(OBS_WARN, "serve", "cannot create the control folder",
+                "path=%s errno=%d", control, errno);
+    }
     if (d == NULL || (d->dests = calloc(c->destination_count + 1,
                                         sizeof(*d->dests))) == NULL) {
         free(d);
@@ -490,6 +528,7 @@ int delivery_start(const char *cmd, const struct tw_config *c,
     }
     for (size_t i = 0; i < c->destination_count && rc == 0; i++) {
         d->dests[i].cfg = &c->destinations[i];
+        d->dests[i].config = c;
         d->count = i + 1;
         rc = dest_start(cmd, c, events, &d->dests[i]);
     }

@@ -51,6 +51,13 @@ struct deliver_part {
     int64_t retry_at_ms; /* 0: no retry waiting */
     char key[LOG_CURSOR_NAME_MAX + 64];
 
+    /* The latest commits, a ring: next goes at marks[mark_next]. */
+    uint64_t mark_from[DELIVER_MARKS];
+    uint64_t mark_offset[DELIVER_MARKS];
+    int64_t mark_ms[DELIVER_MARKS];
+    unsigned mark_next;
+    unsigned mark_count;
+
     /* Set by the sink's completion, taken by the thread. */
     bool done;
     struct sink_result result;
@@ -399,6 +406,13 @@ static int commit(struct deliver_dest *d, struct deliver_part *p)
                 "dest=%s partition=%u error=\"%s\"", d->name, p->id,
                 tw_err_message());
         return rc;
+    }
+    if (p->batch_end > p->committed) {
+        p->mark_from[p->mark_next] = p->committed;
+        p->mark_offset[p->mark_next] = p->batch_end;
+        p->mark_ms[p->mark_next] = tw_now_ms();
+        p->mark_next = (p->mark_next + 1) % DELIVER_MARKS;
+        p->mark_count += p->mark_count < DELIVER_MARKS;
     }
     p->committed = p->batch_end;
     return 0;
@@ -956,6 +970,39 @@ void deliver_dest_pause(struct deliver_dest *d, bool paused)
     OBS_LOG(OBS_INFO, "deliver",
             paused ? "destination paused" : "destination resumed", "dest=%s",
             d->name);
+}
+
+void deliver_dest_status(struct deliver_dest *d,
+                         struct deliver_part_status *out)
+{
+    pthread_mutex_lock(&d->lock);
+    for (uint32_t i = 0; i < d->part_count; i++) {
+        const struct deliver_part *p = &d->parts[i];
+        struct deliver_part_status *s = &out[i];
+        bool failed = p->attempt > 0 && !p->in_flight && p->retry_at_ms != 0;
+
+        memset(s, 0, sizeof(*s));
+        s->committed = p->committed;
+        s->batch_from = p->committed;
+        s->batch_to = p->count > 0 ? p->batch_end : p->committed;
+        s->in_flight = p->in_flight;
+        s->attempt = p->attempt;
+        s->retry_at_ms = failed ? p->retry_at_ms : 0;
+        if (failed) {
+            s->last_status = p->result.status;
+            snprintf(s->last_error, sizeof(s->last_error), "%s",
+                     p->result.detail);
+        }
+        for (unsigned k = 0; k < p->mark_count; k++) {
+            unsigned at = (p->mark_next + DELIVER_MARKS - p->mark_count + k) %
+                          DELIVER_MARKS;
+            s->marks[k].from = p->mark_from[at];
+            s->marks[k].offset = p->mark_offset[at];
+            s->marks[k].ms = p->mark_ms[at];
+        }
+        s->mark_count = p->mark_count;
+    }
+    pthread_mutex_unlock(&d->lock);
 }
 
 void deliver_dest_stats(struct deliver_dest *d, struct deliver_stats *st)

@@ -142,6 +142,37 @@ void deliver_dest_pause(struct deliver_dest *dest, bool paused);
 
 void deliver_dest_stats(struct deliver_dest *dest, struct deliver_stats *st);
 
+/* Commits a partition remembers, to say when an event was delivered. */
+#define DELIVER_MARKS 16
+
+/*
+ * What one partition of a destination is doing: enough for `trackway
+ * trace` to say whether an event is delivered (and about when), being
+ * sent, waiting for a retry (and why), or still pending.
+ */
+struct deliver_part_status {
+    uint64_t committed;  /* first offset not yet delivered */
+    uint64_t batch_from; /* the batch in hand: [batch_from, batch_to) */
+    uint64_t batch_to;   /* equal to batch_from: none */
+    bool in_flight;
+    unsigned attempt;    /* attempts made on the batch in hand */
+    int64_t retry_at_ms; /* 0: not waiting for a retry */
+    int last_status;     /* of the last failed attempt (HTTP code) or 0 */
+    char last_error[200];
+    /* The latest commits, oldest first: at ms the cursor moved from from
+     * to offset, so the events [from, offset) were delivered then. */
+    struct {
+        uint64_t from;
+        uint64_t offset;
+        int64_t ms;
+    } marks[DELIVER_MARKS];
+    unsigned mark_count;
+};
+
+/* The live partitions' status; parts holds log_partitions(events). */
+void deliver_dest_status(struct deliver_dest *dest,
+                         struct deliver_part_status *parts);
+
 /* The cursor name of a destination: "dest.<name>". */
 void deliver_cursor_name(const char *dest, char *out, size_t size);
 

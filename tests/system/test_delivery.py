@@ -4,6 +4,7 @@ stall and answer 429/5xx on command, and the logs read back with the
 binary's own commands."""
 
 import json
+import re
 import time
 
 import pytest
@@ -160,8 +161,10 @@ def test_a_4xx_goes_to_the_dead_letter_log_and_trace_says_so(
         c.batch([good])
         assert hook.wait_for(1)
         trace = run_trackway("trace", "-c", c.config_path, "dead-1").stdout
-        assert wait_until(lambda: "dead-lettered: rejected" in run_trackway(
-            "trace", "-c", c.config_path, "dead-1").stdout), trace
+        assert wait_until(lambda: re.search(
+            r"hook +dead-lettered at \d{4}-\d\d-\d\dT[\d:.]+Z: rejected "
+            r"after 1 attempts: .*422", run_trackway(
+                "trace", "-c", c.config_path, "dead-1").stdout)), trace
         trace = run_trackway("trace", "-c", c.config_path, "alive-1").stdout
         assert "hook             delivered" in trace
         assert "lake             delivered" in trace
@@ -182,6 +185,37 @@ def test_a_4xx_goes_to_the_dead_letter_log_and_trace_says_so(
     assert [e["messageId"] for e in hook.events] == ["alive-1", "dead-1"]
     assert all(hook.events[1][k] == v for k, v in bad.items()), \
         "the dead letter went again as it was first sent"
+
+
+def test_trace_says_delivered_when_retrying_after_what_and_being_sent(
+        trackway_bin, tmp_path, receivers, run_trackway):
+    failing, stalled = receivers(), receivers()
+    failing.respond(status=503, retry_after=120)
+    stalled.respond(delay=8)
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"failing": failing,
+                                             "stalled": stalled}))
+    with c:
+        c.batch([track(messageId="where-1")])
+        assert wait_until(lambda: failing.requests and stalled.in_flight)
+
+        def trace():
+            return run_trackway("trace", "-c", c.config_path,
+                                "where-1").stdout
+        # The status file is written once a second: wait for it to say.
+        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
+        assert wait_until(lambda: re.search(
+            r"lake +delivered at " + stamp, trace())), trace()
+        assert wait_until(lambda: re.search(
+            r"failing +retrying: attempt 1 failed \(status 503: .*\); "
+            r"next try at " + stamp, trace())), trace()
+        assert re.search(r"stalled +being sent: attempt 1\n", trace()), \
+            trace()
+        # Nothing is lost by the wait: the stalled one takes it at last.
+        assert stalled.wait_for(1)
+        assert wait_until(lambda: re.search(
+            r"stalled +delivered at " + stamp, trace())), trace()
+    assert [e["messageId"] for e in stalled.events] == ["where-1"]
 
 
 def test_a_stalled_destination_does_not_hold_up_a_healthy_one(
