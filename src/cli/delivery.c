@@ -232,6 +232,7 @@ static int make_sink(const struct tw_config *c, const struct cfg_destination *d,
         o.max_age_ms = d->rotate_max_age_ms;
         o.compression = d->compress ? SINK_FILE_COMPRESSION_ZSTD
                                     : SINK_FILE_COMPRESSION_NONE;
+        o.max_in_flight = d->max_in_flight;
         return sink_file_new(&o, d->name, out);
     }
     if (d->type == CFG_DEST_STDOUT) {
@@ -641,6 +642,56 @@ static void delivery_sink_metrics(struct serve_delivery *d, struct tw_buf *out)
     free(st);
 }
 
+/*
+ * The file sink's group commit, per file destination: syncs against the
+ * batches they made durable says how many batches one sync carries.
+ */
+static void delivery_file_sink_metrics(struct serve_delivery *d,
+                                       struct tw_buf *out)
+{
+    static const struct {
+        const char *name;
+        const char *help;
+        size_t field;
+    } families[] = {
+        {"trackway_sink_file_syncs_total",
+         "fdatasyncs of the file sink's active file for batches.",
+         offsetof(struct sink_file_stats, syncs)},
+        {"trackway_sink_file_batches_synced_total",
+         "Batches those fdatasyncs made durable (over syncs: batches per "
+         "sync).",
+         offsetof(struct sink_file_stats, batches_synced)},
+    };
+    struct sink_file_stats *st = calloc(d->count, sizeof(*st));
+    bool any = false;
+    char labels[160];
+
+    if (st == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < d->count; i++) {
+        if (d->dests[i].cfg->type == CFG_DEST_FILE) {
+            sink_file_stats(d->dests[i].sink, &st[i]);
+            any = true;
+        }
+    }
+    for (size_t f = 0; any && f < sizeof(families) / sizeof(families[0]);
+         f++) {
+        obs_metric_family(out, families[f].name, "counter", families[f].help);
+        for (size_t i = 0; i < d->count; i++) {
+            if (d->dests[i].cfg->type != CFG_DEST_FILE) {
+                continue;
+            }
+            snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                     d->dests[i].cfg->name);
+            obs_metric_u64(out, families[f].name, labels,
+                           *(const uint64_t *)((const char *)&st[i] +
+                                               families[f].field));
+        }
+    }
+    free(st);
+}
+
 void delivery_metrics(void *ctx, struct tw_buf *out)
 {
     struct serve_delivery *d = ctx;
@@ -678,6 +729,7 @@ void delivery_metrics(void *ctx, struct tw_buf *out)
                        st[i].breaker_open);
     }
     delivery_sink_metrics(d, out);
+    delivery_file_sink_metrics(d, out);
     obs_metric_family(out, "trackway_dest_paused", "gauge",
                       "1 while the destination is paused (trackway dest).");
     for (size_t i = 0; i < d->count; i++) {

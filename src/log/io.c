@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct io_fault {
@@ -20,6 +22,15 @@ struct io_fault {
 
 static struct io_fault faults[IO_OP_COUNT];
 static _Atomic uint64_t fault_hits;
+
+/* A call held on purpose (io_hold_arm), and what it waits for. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    _Atomic int armed[IO_OP_COUNT];
+    bool held;
+    bool released;
+} hold = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 void io_fault_arm(enum io_op op, int errnum, int skip, int count,
                   bool short_write)
@@ -46,12 +57,74 @@ uint64_t io_fault_hits(void)
     return atomic_load(&fault_hits);
 }
 
+void io_hold_arm(enum io_op op)
+{
+    pthread_mutex_lock(&hold.lock);
+    hold.released = false;
+    pthread_mutex_unlock(&hold.lock);
+    atomic_store(&hold.armed[op], 1);
+}
+
+bool io_hold_await(int timeout_ms)
+{
+    struct timespec until;
+    bool held;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&hold.lock);
+    while (!hold.held) {
+        if (pthread_cond_timedwait(&hold.cond, &hold.lock, &until) != 0) {
+            break;
+        }
+    }
+    held = hold.held;
+    pthread_mutex_unlock(&hold.lock);
+    return held;
+}
+
+void io_hold_release(void)
+{
+    pthread_mutex_lock(&hold.lock);
+    for (int i = 0; i < IO_OP_COUNT; i++) {
+        atomic_store(&hold.armed[i], 0);
+    }
+    hold.released = true;
+    pthread_cond_broadcast(&hold.cond);
+    pthread_mutex_unlock(&hold.lock);
+}
+
+/* Holds the call if a hold of op is armed and no other call took it. */
+static void io_hold_take(enum io_op op)
+{
+    int armed = 1;
+
+    if (!atomic_load_explicit(&hold.armed[op], memory_order_relaxed) ||
+        !atomic_compare_exchange_strong(&hold.armed[op], &armed, 0)) {
+        return;
+    }
+    pthread_mutex_lock(&hold.lock);
+    hold.held = true;
+    pthread_cond_broadcast(&hold.cond);
+    while (!hold.released) {
+        pthread_cond_wait(&hold.cond, &hold.lock);
+    }
+    hold.held = false;
+    pthread_mutex_unlock(&hold.lock);
+}
+
 /* Returns the errno to fail with, or 0 to let the call through. */
 static int io_fault_take(enum io_op op)
 {
     struct io_fault *f = &faults[op];
     int count;
 
+    io_hold_take(op);
     if (!atomic_load_explicit(&f->armed, memory_order_relaxed)) {
         return 0;
     }

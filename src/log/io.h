@@ -36,6 +36,19 @@ void io_fault_clear(void);
 /* How many calls have failed on purpose since the process started. */
 uint64_t io_fault_hits(void);
 
+/*
+ * Holds the next call of op: it waits, before it does anything, until
+ * io_hold_release; then it goes on as usual, an armed fault included.
+ * Only the first call to arrive is held. Lets a test keep a writer
+ * inside a write or a sync while it queues more work behind it. Meant
+ * for tests; safe to call from any thread.
+ */
+void io_hold_arm(enum io_op op);
+/* Waits until a call is held; false if none is after timeout_ms. */
+bool io_hold_await(int timeout_ms);
+/* Lets the held call go on and disarms every hold not yet taken. */
+void io_hold_release(void);
+
 /* Each returns what the system call returns, with errno set on failure. */
 ssize_t io_pwrite(int fd, const void *buf, size_t len, off_t pos);
 ssize_t io_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t pos);

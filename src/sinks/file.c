@@ -21,15 +21,30 @@
  * never changes again: readers may take those in name order. The one
  * .active file grows a batch at a time.
  *
- * Writing. A batch is written at the end of the active file with one
- * pwrite and made durable with one fdatasync; only then is it SINK_OK. A
- * batch never straddles two files. When the write or the sync fails
- * (ENOSPC, EIO) the file is cut back (ftruncate) to its size before the
- * batch, so nothing of a failed batch stays visible; if even the cut
- * fails, the sink answers SINK_RETRY to every batch until a later cut
- * works. The active file is created (O_EXCL) by the first batch after a
- * rotation, and the directory is fsync'd before that batch is SINK_OK, so
- * the new name survives a machine crash too.
+ * Writing: group commit. send() queues the batch and returns; the sink's
+ * writer thread does the disk work. It takes every batch queued at once
+ * (a group, at most max_in_flight), writes each at the end of the active
+ * file with its own pwrite, in the order they were sent, and makes them
+ * durable with one fdatasync; only then does it answer each SINK_OK, on
+ * the writer thread, in send order. Batches sent while a sync runs wait
+ * for the next group, so one sync's cost is shared by all of them, as
+ * the log's group commit does (src/log/writer.c). A batch never
+ * straddles two files: when rotation is due before a batch of the group,
+ * the batches written so far are synced first, then the file rotates and
+ * the group goes on in the new file (one sync per file touched).
+ *
+ * A failed write or sync (ENOSPC, EIO) fails every batch of the group
+ * that is not yet durable: the file is cut back (ftruncate) to its size
+ * before the first of them, so nothing of a failed batch stays visible,
+ * and each is answered SINK_RETRY with the same reason; batches of the
+ * group after a failed write are not tried. If even the cut fails, the
+ * sink answers SINK_RETRY to every batch until a later cut works (the
+ * writer tries before each batch, sink_file_tick once a second). A
+ * batch that cannot be one NDJSON line per event or is over
+ * max_batch_bytes is SINK_REJECTED without touching the file. The active
+ * file is created (O_EXCL) by the first batch after a rotation, and the
+ * directory is fsync'd before that batch is written, so the new name
+ * survives a machine crash too.
  *
  * Rotation. Before a batch is written, the active file is rotated when it
  * holds a line and either the batch would take it past max_bytes or its
@@ -45,8 +60,19 @@
  *
  * Files are compressed when rotated rather than while written, so the
  * active file stays plain NDJSON that any tool can follow and recovery
- * can cut at a newline; the cost is that the send which rotates waits
- * while the whole file is read and compressed (docs/KNOWN_LIMITATIONS.md).
+ * can cut at a newline; the cost is that the batches queued behind a
+ * rotation wait while the whole file is read and compressed
+ * (docs/KNOWN_LIMITATIONS.md).
+ *
+ * Threads and locks. queue_lock guards the ring of sent batches between
+ * send() and the writer; lock guards the files and is held by the writer
+ * for a whole group and by sink_file_tick, which only tries it (a busy
+ * writer checks rotation before every batch itself). Completions run
+ * with neither held, so a done may send the next batch at once, and a
+ * caller's own lock taken in done (the delivery runtime's) is never
+ * nested inside the sink's. The ring has max_in_flight slots: a batch
+ * holds an in-flight slot from send() until just before its done, and
+ * leaves the ring when the writer takes it, so the ring never overflows.
  *
  * Recovery, when a sink opens its directory:
  *   1. X.ndjson.zst.tmp was being compressed when the process stopped:
@@ -127,6 +153,35 @@ struct file_entry {
     char stem[FILE_NAME_MAX]; /* the name without its suffix */
 };
 
+/* A batch between send() and the writer. */
+struct file_job {
+    struct sink_batch batch; /* the caller's; valid until done runs */
+    sink_done_cb done;
+    void *ctx;
+    uint64_t started_ns;
+    int64_t now_ms; /* the sink's clock when it was sent */
+};
+
+enum file_item_state {
+    FILE_ITEM_PENDING = 0, /* not looked at yet */
+    FILE_ITEM_UNSYNCED,    /* written, waiting for its sync */
+    FILE_ITEM_SETTLED,     /* its result is final */
+};
+
+/* A job in the group the writer is working on. */
+struct file_item {
+    struct file_job job;
+    enum file_item_state state;
+    struct sink_result result;
+    uint64_t written; /* bytes it added to the active file */
+};
+
+/* The batches of a group written since the active file's last sync. */
+struct file_run {
+    uint64_t start; /* the file's size before the first of them */
+    size_t count;
+};
+
 struct sink_file {
     struct sink base;
     char *name; /* owned; base.name points here */
@@ -135,7 +190,18 @@ struct sink_file {
     char prefix[SINK_FILE_PREFIX_MAX + 1];
     int lock_fd;
 
-    /* Serialises writes and rotations; everything below it is under it. */
+    /* Sent batches waiting for the writer: a ring of max_in_flight. */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond;
+    struct file_job *queue;
+    size_t queue_head;
+    size_t queue_count;
+    bool stopping;
+    pthread_t writer;
+    bool writer_running;
+    struct file_item *group; /* the writer's: max_in_flight items */
+
+    /* The files: held by the writer for a group, and by the tick. */
     pthread_mutex_t lock;
     int fd;                       /* the active file, -1 when none */
     char stem[FILE_NAME_MAX];     /* its name without ".ndjson.active" */
@@ -157,6 +223,8 @@ struct sink_file {
     _Atomic uint64_t write_failures;
     _Atomic uint64_t undo_failures;
     _Atomic uint64_t active_bytes;
+    _Atomic uint64_t syncs;
+    _Atomic uint64_t batches_synced;
     struct sink_file_recovery recovery; /* written only while opening */
     struct obs_ratelimit warn_write;
     struct obs_ratelimit warn_rotate;
@@ -942,66 +1010,6 @@ static bool file_build_text(struct sink_file *fs,
     return true;
 }
 
-/* Writes one batch and fills result; *written is the bytes it added. */
-static void file_write_batch(struct sink_file *fs,
-                             const struct sink_batch *batch, int64_t now,
-                             struct sink_result *result, uint64_t *written)
-{
-    uint64_t bytes = sink_ndjson_size(batch);
-    char path[PATH_MAX];
-    const char *what;
-    int err;
-
-    *written = 0;
-    if (batch->count == 0 || !sink_ndjson_check(batch, result)) {
-        return;
-    }
-    if (bytes > fs->opts.max_batch_bytes) {
-        sink_result_set(result, SINK_REJECTED,
-                        "the batch is %" PRIu64 " bytes as NDJSON, more than "
-                        "the file sink's max_batch_bytes (%zu)",
-                        bytes, fs->opts.max_batch_bytes);
-        return;
-    }
-    if (!file_build_text(fs, batch, result)) {
-        return;
-    }
-    if (fs->undo_pending && file_cut_back(fs, result) < 0) {
-        return;
-    }
-    if (file_rotation_due(fs, now, bytes)) {
-        (void)file_rotate_active(fs, now);
-    }
-    if (fs->fd < 0 && file_open_active(fs, now) < 0) {
-        sink_result_set(result, SINK_RETRY, "%s", tw_err_message());
-        return;
-    }
-
-    file_path(fs, fs->stem, FILE_ACTIVE, path);
-    if (io_pwrite_all(fs->fd, fs->text.data, fs->text.len, (off_t)fs->size) <
-        0) {
-        err = errno;
-        what = "write";
-        goto undo;
-    }
-    if (io_fdatasync(fs->fd) < 0) {
-        err = errno;
-        what = "sync";
-        goto undo;
-    }
-    fs->size += bytes;
-    atomic_store(&fs->active_bytes, fs->size);
-    *written = bytes;
-    return;
-
-undo:
-    atomic_fetch_add(&fs->write_failures, 1);
-    sink_result_set(result, SINK_RETRY, "cannot %s %s: %s", what, path,
-                    strerror(err));
-    fs->undo_pending = true;
-    (void)file_cut_back(fs, NULL);
-}
-
 /* Gives back the memory of an unusually large batch. */
 static void file_trim_buffer(struct sink_file *fs)
 {
@@ -1013,16 +1021,257 @@ static void file_trim_buffer(struct sink_file *fs)
     }
 }
 
+/*
+ * Settles what needs no disk: an empty batch (SINK_OK), one that cannot
+ * be NDJSON or is too large (SINK_REJECTED), one held back by a cut that
+ * has not worked yet (SINK_RETRY). True when the batch is to be written;
+ * *bytes is then its NDJSON size.
+ */
+static bool file_item_ready(struct sink_file *fs, struct file_item *it,
+                            uint64_t *bytes)
+{
+    const struct sink_batch *batch = &it->job.batch;
+
+    it->state = FILE_ITEM_SETTLED;
+    if (batch->count == 0 || !sink_ndjson_check(batch, &it->result)) {
+        return false;
+    }
+    *bytes = sink_ndjson_size(batch);
+    if (*bytes > fs->opts.max_batch_bytes) {
+        sink_result_set(&it->result, SINK_REJECTED,
+                        "the batch is %" PRIu64 " bytes as NDJSON, more than "
+                        "the file sink's max_batch_bytes (%zu)",
+                        *bytes, fs->opts.max_batch_bytes);
+        return false;
+    }
+    if (fs->undo_pending && file_cut_back(fs, &it->result) < 0) {
+        return false;
+    }
+    it->state = FILE_ITEM_PENDING;
+    return true;
+}
+
+/*
+ * A write or sync failed with err: every batch of the group not yet
+ * durable is answered SINK_RETRY, and the file is cut back to where the
+ * first of them started.
+ */
+static void file_fail_group(struct sink_file *fs, struct file_item *items,
+                            size_t n, struct file_run *run, const char *what,
+                            int err)
+{
+    char path[PATH_MAX];
+    uint64_t failed = 0;
+
+    file_path(fs, fs->stem, FILE_ACTIVE, path);
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].state != FILE_ITEM_SETTLED) {
+            sink_result_set(&items[i].result, SINK_RETRY, "cannot %s %s: %s",
+                            what, path, strerror(err));
+            items[i].state = FILE_ITEM_SETTLED;
+            items[i].written = 0;
+            failed++;
+        }
+    }
+    atomic_fetch_add(&fs->write_failures, failed);
+    if (run->count > 0) {
+        fs->size = run->start;
+    }
+    run->count = 0;
+    fs->undo_pending = true;
+    (void)file_cut_back(fs, NULL);
+}
+
+/* Makes the run durable: one fdatasync for all of its batches. */
+static int file_sync_run(struct sink_file *fs, struct file_item *items,
+                         size_t n, struct file_run *run)
+{
+    if (run->count == 0) {
+        return 0;
+    }
+    atomic_fetch_add(&fs->syncs, 1);
+    if (io_fdatasync(fs->fd) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].state == FILE_ITEM_UNSYNCED) {
+            items[i].state = FILE_ITEM_SETTLED;
+        }
+    }
+    atomic_fetch_add(&fs->batches_synced, run->count);
+    atomic_store(&fs->active_bytes, fs->size);
+    run->count = 0;
+    return 0;
+}
+
+/* Appends one batch to the active file; -1 (errno) if the write failed. */
+static int file_write_item(struct sink_file *fs, struct file_item *it,
+                           struct file_run *run)
+{
+    if (!file_build_text(fs, &it->job.batch, &it->result)) {
+        it->state = FILE_ITEM_SETTLED;
+        return 0;
+    }
+    if (run->count == 0) {
+        run->start = fs->size;
+    }
+    if (io_pwrite_all(fs->fd, fs->text.data, fs->text.len, (off_t)fs->size) <
+        0) {
+        return -1;
+    }
+    fs->size += fs->text.len;
+    it->written = fs->text.len;
+    it->state = FILE_ITEM_UNSYNCED;
+    run->count++;
+    return 0;
+}
+
+/*
+ * Writes a group in order and syncs it, rotating between batches where
+ * due; leaves every item settled. Holds the files' lock throughout.
+ */
+static void file_write_group(struct sink_file *fs, struct file_item *items,
+                             size_t n)
+{
+    struct file_run run = {0};
+    uint64_t bytes = 0;
+
+    pthread_mutex_lock(&fs->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct file_item *it = &items[i];
+
+        if (!file_item_ready(fs, it, &bytes)) {
+            continue;
+        }
+        if (file_rotation_due(fs, it->job.now_ms, bytes)) {
+            /* What the old file got of the group is made durable first:
+             * after a rotation the old file is never written again. */
+            if (file_sync_run(fs, items, n, &run) < 0) {
+                file_fail_group(fs, items, n, &run, "sync", errno);
+                break;
+            }
+            (void)file_rotate_active(fs, it->job.now_ms);
+        }
+        if (fs->fd < 0 && file_open_active(fs, it->job.now_ms) < 0) {
+            sink_result_set(&it->result, SINK_RETRY, "%s", tw_err_message());
+            it->state = FILE_ITEM_SETTLED;
+            continue;
+        }
+        if (file_write_item(fs, it, &run) < 0) {
+            file_fail_group(fs, items, n, &run, "write", errno);
+            break;
+        }
+    }
+    if (file_sync_run(fs, items, n, &run) < 0) {
+        file_fail_group(fs, items, n, &run, "sync", errno);
+    }
+    file_trim_buffer(fs);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+/* One rate-limited warning per group for its failed or refused batches. */
+static void file_warn_group(struct sink_file *fs, const struct file_item *items,
+                            size_t n)
+{
+    const struct file_item *first = NULL;
+    char error[sizeof(items->result.detail) + 64];
+    size_t failed = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].result.outcome != SINK_OK) {
+            first = first != NULL ? first : &items[i];
+            failed++;
+        }
+    }
+    if (first == NULL) {
+        return;
+    }
+    snprintf(error, sizeof(error), "%zu of %zu batches: %s", failed, n,
+             first->result.detail);
+    file_warn(fs, &fs->warn_write,
+              first->result.outcome == SINK_RETRY
+                  ? "batches failed; they may be retried"
+                  : "batches rejected",
+              error);
+}
+
+/* Runs the group's completions, in send order, with no lock held. */
+static void file_complete_group(struct sink_file *fs, struct file_item *items,
+                                size_t n)
+{
+    file_warn_group(fs, items, n);
+    for (size_t i = 0; i < n; i++) {
+        struct file_item *it = &items[i];
+
+        assert(it->state == FILE_ITEM_SETTLED);
+        sink_counters_leave(&fs->counters, &it->result, it->job.batch.count,
+                            it->written, it->job.started_ns);
+        it->job.done(it->job.ctx, &it->result);
+    }
+}
+
+/*
+ * Waits for sent batches and moves all of them into fs->group. Returns
+ * how many; 0 once the sink is stopping and nothing is left.
+ */
+static size_t file_take_group(struct sink_file *fs)
+{
+    size_t slots = fs->opts.max_in_flight;
+    size_t n;
+
+    pthread_mutex_lock(&fs->queue_lock);
+    while (fs->queue_count == 0 && !fs->stopping) {
+        pthread_cond_wait(&fs->queue_cond, &fs->queue_lock);
+    }
+    n = fs->queue_count;
+    for (size_t i = 0; i < n; i++) {
+        fs->group[i] = (struct file_item){
+            .job = fs->queue[(fs->queue_head + i) % slots],
+        };
+        sink_result_init(&fs->group[i].result);
+    }
+    fs->queue_head = (fs->queue_head + n) % slots;
+    fs->queue_count = 0;
+    pthread_mutex_unlock(&fs->queue_lock);
+    return n;
+}
+
+static void *file_writer_main(void *arg)
+{
+    struct sink_file *fs = arg;
+    size_t n;
+
+    while ((n = file_take_group(fs)) > 0) {
+        file_write_group(fs, fs->group, n);
+        file_complete_group(fs, fs->group, n);
+    }
+    return NULL;
+}
+
+/* Lets the writer finish every queued batch, then joins it. */
+static void file_writer_stop(struct sink_file *fs)
+{
+    if (!fs->writer_running) {
+        return;
+    }
+    /* A done that destroys its sink would wait for itself. */
+    assert(!pthread_equal(pthread_self(), fs->writer));
+    pthread_mutex_lock(&fs->queue_lock);
+    fs->stopping = true;
+    pthread_cond_signal(&fs->queue_cond);
+    pthread_mutex_unlock(&fs->queue_lock);
+    pthread_join(fs->writer, NULL);
+    fs->writer_running = false;
+}
+
 /* --------------------------------------------------- the sink's ops -- */
 
 static int file_send(struct sink *sink, const struct sink_batch *batch,
                      sink_done_cb done, void *ctx)
 {
     struct sink_file *fs = file_of(sink);
-    uint64_t started = tw_monotonic_ns();
-    struct sink_result result;
-    uint64_t written;
-    int64_t now;
+    struct file_job job = {.started_ns = tw_monotonic_ns()};
+    size_t slots = fs->opts.max_in_flight;
 
     if (batch == NULL || done == NULL ||
         (batch->count > 0 && batch->events == NULL)) {
@@ -1035,22 +1284,17 @@ static int file_send(struct sink *sink, const struct sink_batch *batch,
                           "file sink %s: %u batches are in flight already",
                           sink->name, fs->opts.max_in_flight);
     }
-    sink_result_init(&result);
-    now = file_now(fs);
+    job.batch = *batch;
+    job.done = done;
+    job.ctx = ctx;
+    job.now_ms = file_now(fs);
 
-    pthread_mutex_lock(&fs->lock);
-    file_write_batch(fs, batch, now, &result, &written);
-    file_trim_buffer(fs);
-    pthread_mutex_unlock(&fs->lock);
-
-    if (result.outcome == SINK_RETRY) {
-        file_warn(fs, &fs->warn_write, "batch failed; it may be retried",
-                  result.detail);
-    } else if (result.outcome == SINK_REJECTED) {
-        file_warn(fs, &fs->warn_write, "batch rejected", result.detail);
-    }
-    sink_counters_leave(&fs->counters, &result, batch->count, written, started);
-    done(ctx, &result);
+    pthread_mutex_lock(&fs->queue_lock);
+    assert(fs->queue_count < slots);
+    fs->queue[(fs->queue_head + fs->queue_count) % slots] = job;
+    fs->queue_count++;
+    pthread_cond_signal(&fs->queue_cond);
+    pthread_mutex_unlock(&fs->queue_lock);
     return 0;
 }
 
@@ -1071,6 +1315,10 @@ static void file_free(struct sink_file *fs)
     free(fs->zstd_in);
     free(fs->zstd_out);
     tw_buf_free(&fs->text);
+    free(fs->queue);
+    free(fs->group);
+    pthread_cond_destroy(&fs->queue_cond);
+    pthread_mutex_destroy(&fs->queue_lock);
     pthread_mutex_destroy(&fs->lock);
     free(fs->name);
     free(fs);
@@ -1080,6 +1328,7 @@ static void file_destroy(struct sink *sink)
 {
     struct sink_file *fs = file_of(sink);
 
+    file_writer_stop(fs);
     assert(atomic_load(&fs->counters.in_flight) == 0);
     file_free(fs);
 }
@@ -1128,11 +1377,12 @@ static int file_check_options(const struct sink_file_options *o,
                           "A-Z a-z 0-9 . _ - and not start with '.'",
                           name, prefix, SINK_FILE_PREFIX_MAX);
     }
-    if (o->max_in_flight == 0 || o->max_batch_bytes == 0 || o->max_age_ms < 0) {
+    if (o->max_in_flight == 0 || o->max_in_flight > SINK_FILE_MAX_IN_FLIGHT ||
+        o->max_batch_bytes == 0 || o->max_age_ms < 0) {
         return tw_err_set(TW_EINVAL,
-                          "file sink %s: max_in_flight and max_batch_bytes "
-                          "must be positive, max_age_ms not negative",
-                          name);
+                          "file sink %s: max_in_flight must be 1 to %d, "
+                          "max_batch_bytes positive, max_age_ms not negative",
+                          name, SINK_FILE_MAX_IN_FLIGHT);
     }
     if (o->compression != SINK_FILE_COMPRESSION_NONE &&
         o->compression != SINK_FILE_COMPRESSION_ZSTD) {
@@ -1190,6 +1440,24 @@ static int file_open_dir(struct sink_file *fs)
     return file_recover(fs);
 }
 
+static int file_writer_start(struct sink_file *fs)
+{
+    int rc;
+
+    fs->queue = calloc(fs->opts.max_in_flight, sizeof(*fs->queue));
+    fs->group = calloc(fs->opts.max_in_flight, sizeof(*fs->group));
+    if (fs->queue == NULL || fs->group == NULL) {
+        return tw_err_set(TW_ENOMEM, "no memory for %u batches in flight",
+                          fs->opts.max_in_flight);
+    }
+    rc = pthread_create(&fs->writer, NULL, file_writer_main, fs);
+    if (rc != 0) {
+        return tw_err_errno(rc, "cannot start the writer thread");
+    }
+    fs->writer_running = true;
+    return 0;
+}
+
 int sink_file_new(const struct sink_file_options *opts, const char *name,
                   struct sink **out)
 {
@@ -1220,10 +1488,15 @@ int sink_file_new(const struct sink_file_options *opts, const char *name,
     fs->fd = -1;
     fs->lock_fd = -1;
     pthread_mutex_init(&fs->lock, NULL);
+    pthread_mutex_init(&fs->queue_lock, NULL);
+    pthread_cond_init(&fs->queue_cond, NULL);
     tw_buf_init(&fs->text, opts->max_batch_bytes);
     sink_counters_init(&fs->counters, opts->max_in_flight);
 
     rc = file_open_dir(fs);
+    if (rc == 0) {
+        rc = file_writer_start(fs);
+    }
     if (rc < 0) {
         rc = file_name_error(rc, name);
         file_free(fs);
@@ -1244,7 +1517,11 @@ int sink_file_tick(struct sink *sink)
     int64_t now = file_now(fs);
     int rc = 0;
 
-    pthread_mutex_lock(&fs->lock);
+    /* A writer at work checks rotation before each batch itself; the
+     * runtime's thread that ticks should not wait behind its syncs. */
+    if (pthread_mutex_trylock(&fs->lock) != 0) {
+        return 0;
+    }
     if (fs->undo_pending) {
         (void)file_cut_back(fs, NULL);
     }
@@ -1265,5 +1542,7 @@ void sink_file_stats(struct sink *sink, struct sink_file_stats *stats)
     stats->write_failures = atomic_load(&fs->write_failures);
     stats->undo_failures = atomic_load(&fs->undo_failures);
     stats->active_bytes = atomic_load(&fs->active_bytes);
+    stats->syncs = atomic_load(&fs->syncs);
+    stats->batches_synced = atomic_load(&fs->batches_synced);
     stats->recovery = fs->recovery;
 }

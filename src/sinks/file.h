@@ -4,12 +4,17 @@
  * rotates out. The file layout and the recovery rules are described at
  * the top of file.c.
  *
- * send() completes before it returns: it writes the batch with one
- * pwrite, fdatasyncs the file once, and runs done with SINK_OK, or with
- * SINK_RETRY after cutting the file back to where the batch started, so a
- * failed batch leaves no line behind. Sends from several threads are
- * written one after the other. The calling thread waits for the disk, so
- * the delivery runtime calls send from a worker that may block.
+ * send() queues the batch and returns at once; the sink's own writer
+ * thread writes it, together with every batch sent while the previous
+ * write and sync ran (group commit: one fdatasync for the group), and
+ * runs done on that thread, in send order: SINK_OK once the batch is
+ * durable, or SINK_RETRY after cutting the file back to where the failed
+ * part of the group started, so a failed batch leaves no line behind.
+ * When a group's write or sync fails, every batch of the group not yet
+ * durable is answered SINK_RETRY. done is never run inside send(), and
+ * may send again. sink_destroy finishes every batch already accepted
+ * (writes it and runs its done) before it frees the sink; it must not be
+ * called from a done.
  */
 #ifndef TW_SINKS_FILE_H
 #define TW_SINKS_FILE_H
@@ -22,6 +27,8 @@
 
 /* The longest file name prefix accepted. */
 #define SINK_FILE_PREFIX_MAX 64
+/* The most batches a file sink may hold at once (max_in_flight). */
+#define SINK_FILE_MAX_IN_FLIGHT 1024
 
 enum sink_file_compression {
     SINK_FILE_COMPRESSION_NONE = 0,
@@ -45,8 +52,9 @@ struct sink_file_options {
     int64_t max_age_ms;
     enum sink_file_compression compression; /* default none */
     int zstd_level;                         /* default 3 */
-    /* Batches accepted at once (concurrent sends); more: TW_EFULL.
-     * Default 4. */
+    /* Batches accepted and not yet completed, so also the largest
+     * group one sync covers; more: TW_EFULL. 1 to
+     * SINK_FILE_MAX_IN_FLIGHT, default 4. */
     unsigned max_in_flight;
     /* The NDJSON text of one batch may be at most this long; a longer
      * batch is SINK_REJECTED. It is built in one buffer of this ceiling.
@@ -54,8 +62,9 @@ struct sink_file_options {
     size_t max_batch_bytes;
     /* Wall-clock milliseconds for file names and ages; NULL: the system
      * clock. Tests pass their own so that time can move without waiting.
-     * Called once per send (after the in-flight slot is taken, before the
-     * send waits for others) and once per tick, on the calling thread. */
+     * Called once per send (on the sending thread, after the in-flight
+     * slot is taken: the batch's rotation by age is judged by that time)
+     * and once per tick, on the calling thread. */
     int64_t (*clock_ms)(void *ctx);
     void *clock_ctx;
 };
@@ -77,6 +86,11 @@ struct sink_file_stats {
     uint64_t write_failures;    /* batches failed by a write or a sync */
     uint64_t undo_failures;     /* failed cuts back of a failed batch */
     uint64_t active_bytes;      /* gauge: size of the active file */
+    /* fdatasyncs of the active file for batches (failed ones too), and
+     * the batches they made durable: batches_synced / syncs is the
+     * average group a sync covered. */
+    uint64_t syncs;
+    uint64_t batches_synced;
     struct sink_file_recovery recovery;
 };
 
@@ -101,7 +115,10 @@ TW_MUST_CHECK int sink_file_new(const struct sink_file_options *opts,
  * batch arrives to do it: the runtime calls this every second or so,
  * from any thread, but never during or after sink_destroy. It also cuts
  * back the bytes of a failed batch that an earlier cut could not remove.
- * Returns 0 (nothing due, or rotated), or the error of a rotation that
+ * While the writer is busy with a group it does nothing (and returns 0):
+ * the writer checks the same before each batch, so a tick never waits
+ * behind a group.
+ * Returns 0 (nothing due, busy, or rotated), or the error of a rotation that
  * failed (with a message; the active file stays active and the rotation
  * is tried again a second later).
  */

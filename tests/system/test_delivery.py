@@ -72,6 +72,18 @@ def test_every_accepted_event_reaches_every_routed_destination(
             assert c.batch(sent[i:i + 30]).status == 200
         assert hook.wait_for(300)
         assert wait_until(lambda: len(file_events(tmp_path / "lake")) >= 300)
+
+        # The file sink's group commit is visible: every batch it
+        # acknowledged was made durable by a sync, none without one.
+        def file_batches_synced():
+            m = c.metrics()
+            ok = m['trackway_sink_batches_total{destination="lake",'
+                   'outcome="ok"}']
+            synced = m['trackway_sink_file_batches_synced_total'
+                       '{destination="lake"}']
+            syncs = m['trackway_sink_file_syncs_total{destination="lake"}']
+            return ok == synced > 0 and 1 <= syncs <= synced
+        assert wait_until(file_batches_synced)
     ids = {m["messageId"] for m in sent}
     assert {e["messageId"] for e in hook.events} == ids
     assert {e["messageId"] for e in file_events(tmp_path / "lake")} == ids

@@ -7,8 +7,11 @@
  *
  * opens a file sink on DIR (prefix "events") with the given compression
  * of rotated files, rotation size and age. THREADS producer threads each
- * send batch after batch; every batch is made by support/sinkevents.h
- * from (producer, seq), so its lines can be regenerated from that name.
+ * send batch after batch, waiting for each batch's completion (it comes
+ * from the sink's writer thread) before the next, so the writer gathers
+ * the producers' batches into groups that share a sync. Every batch is
+ * made by support/sinkevents.h from (producer, seq), so its lines can be
+ * regenerated from that name.
  * With MAX_AGE_MS > 0 one more thread calls sink_file_tick every
  * millisecond, so kills also land in rotations that no batch started.
  *
@@ -29,6 +32,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,9 @@ struct child_producer {
     int ack_fd;
     uint64_t producer;
     uint64_t seq;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done; /* the batch in flight has completed */
 };
 
 static void child_done_cb(void *ctx, const struct sink_result *result)
@@ -70,6 +77,10 @@ static void child_done_cb(void *ctx, const struct sink_result *result)
                 strerror(errno));
         _exit(5);
     }
+    pthread_mutex_lock(&pr->lock);
+    pr->done = true;
+    pthread_cond_signal(&pr->cond);
+    pthread_mutex_unlock(&pr->lock);
 }
 
 static void *child_produce(void *arg)
@@ -83,10 +94,17 @@ static void *child_produce(void *arg)
     }
     for (pr->seq = 0;; pr->seq++) {
         sinkevents_build(b, pr->producer, pr->seq);
+        pr->done = false;
         if (sink_send(pr->sink, &b->batch, child_done_cb, pr) != 0) {
             fprintf(stderr, "sinkcrashchild: send: %s\n", tw_err_message());
             _exit(4);
         }
+        /* The batch's bytes must stay as they are until it completes. */
+        pthread_mutex_lock(&pr->lock);
+        while (!pr->done) {
+            pthread_cond_wait(&pr->cond, &pr->lock);
+        }
+        pthread_mutex_unlock(&pr->lock);
     }
     return NULL;
 }
@@ -163,6 +181,8 @@ int main(int argc, char **argv)
             .ack_fd = ack_fd,
             .producer = started_us * 64 + (uint64_t)i,
         };
+        pthread_mutex_init(&producers[i].lock, NULL);
+        pthread_cond_init(&producers[i].cond, NULL);
         if (pthread_create(&tid, NULL, child_produce, &producers[i]) != 0) {
             fprintf(stderr, "sinkcrashchild: cannot start a thread\n");
             return 4;

@@ -97,7 +97,7 @@ static void fx_send_ok(struct fixture *fx, uint64_t seq)
     static struct sinkevents_batch b;
 
     sinkevents_build(&b, PRODUCER, seq);
-    sinktest_send_ok(fx->sink, &b.batch);
+    sinktest_send_wait_ok(fx->sink, &b.batch);
     for (size_t i = 0; i < b.batch.count; i++) {
         fwrite(b.events[i].data, 1, b.events[i].data_len, fx->expect);
         fputc('\n', fx->expect);
@@ -111,7 +111,7 @@ static struct sink_result fx_send(struct fixture *fx, uint64_t seq)
     static struct sinkevents_batch b;
 
     sinkevents_build(&b, PRODUCER, seq);
-    return sinktest_send(fx->sink, &b.batch);
+    return sinktest_send_wait(fx->sink, &b.batch);
 }
 
 /* The directory holds exactly the expected lines, in order. */
@@ -201,9 +201,9 @@ Test(sink_file, writes_each_event_as_its_json_text_and_one_newline_in_order)
     fx_init(&fx);
     fx_open(&fx);
     text_batch(&tb, first, 2);
-    sinktest_send_ok(fx.sink, &tb.batch);
+    sinktest_send_wait_ok(fx.sink, &tb.batch);
     text_batch(&tb, second, 1);
-    sinktest_send_ok(fx.sink, &tb.batch);
+    sinktest_send_wait_ok(fx.sink, &tb.batch);
 
     sinktest_files_read(fx.dir, "events", &files);
     cr_assert_eq(files.count, 1);
@@ -254,7 +254,7 @@ Test(sink_file, an_empty_batch_is_ok_and_writes_nothing)
 
     fx_init(&fx);
     fx_open(&fx);
-    sinktest_send_ok(fx.sink, &empty);
+    sinktest_send_wait_ok(fx.sink, &empty);
     sinktest_files_read(fx.dir, "events", &files);
     cr_assert_eq(files.count, 0, "an empty batch created a file");
     sinktest_files_free(&files);
@@ -268,7 +268,7 @@ static void fx_send_texts_ok(struct fixture *fx, const char *const *texts,
     struct text_batch tb;
 
     text_batch(&tb, texts, count);
-    sinktest_send_ok(fx->sink, &tb.batch);
+    sinktest_send_wait_ok(fx->sink, &tb.batch);
     for (size_t i = 0; i < count; i++) {
         fprintf(fx->expect, "%s\n", texts[i]);
     }
@@ -279,9 +279,9 @@ static void fx_send_texts_ok(struct fixture *fx, const char *const *texts,
 struct chain {
     struct sink *sink;
     const struct sink_batch *next;
-    int first_calls;
     struct sink_result first;
     int rc;
+    struct sinktest_done outer; /* counts the first completion */
     struct sinktest_done inner;
 };
 
@@ -289,9 +289,9 @@ static void chain_cb(void *ctx, const struct sink_result *result)
 {
     struct chain *c = ctx;
 
-    c->first_calls++;
     c->first = *result;
     c->rc = sink_send(c->sink, c->next, sinktest_done_cb, &c->inner);
+    sinktest_done_cb(&c->outer, result);
 }
 
 Test(sink_file, a_completion_may_send_the_next_batch_at_once)
@@ -313,13 +313,12 @@ Test(sink_file, a_completion_may_send_the_next_batch_at_once)
 
     cr_assert_eq(sink_send(fx.sink, &first.batch, chain_cb, &c), 0, "%s",
                  tw_err_message());
-    cr_assert_eq(c.first_calls, 1);
+    cr_assert_eq(sinktest_await(&c.outer, 1), 1);
     cr_assert_eq(c.first.outcome, SINK_OK, "%s", c.first.detail);
     cr_assert_eq(c.rc, 0,
                  "a send from a completion was refused: the slot of "
-                 "the finished batch was still taken (%s)",
-                 tw_err_message());
-    cr_assert_eq(c.inner.calls, 1);
+                 "the finished batch was still taken");
+    cr_assert_eq(sinktest_await(&c.inner, 1), 1);
     cr_assert_eq(c.inner.result.outcome, SINK_OK, "%s", c.inner.result.detail);
     fprintf(fx.expect, "{\"n\":1}\n{\"n\":2}\n");
     fflush(fx.expect);
@@ -1054,7 +1053,7 @@ Test(sink_file, more_than_max_in_flight_batches_at_once_are_refused_with_efull)
     sinkevents_build(extra, PRODUCER, 2);
     cr_assert_eq(sink_send(fx.sink, &extra->batch, sinktest_done_cb, &d),
                  TW_EFULL);
-    cr_assert_eq(d.calls, 0, "done ran for a refused batch");
+    cr_assert_eq(sinktest_calls(&d), 0, "done ran for a refused batch");
     cr_assert_not_null(strstr(tw_err_message(), "in flight"));
     cr_assert_eq(fx_stats(&fx).sink.in_flight, 2);
     cr_assert_eq(fx_stats(&fx).sink.batches_sent, 2);
@@ -1066,10 +1065,10 @@ Test(sink_file, more_than_max_in_flight_batches_at_once_are_refused_with_efull)
     for (int i = 0; i < 2; i++) {
         pthread_join(threads[i], NULL);
         cr_assert_eq(senders[i].rc, 0);
-        cr_assert_eq(senders[i].done.calls, 1);
+        cr_assert_eq(sinktest_await(&senders[i].done, 1), 1);
         cr_assert_eq(senders[i].done.result.outcome, SINK_OK);
     }
-    sinktest_send_ok(fx.sink, &extra->batch);
+    sinktest_send_wait_ok(fx.sink, &extra->batch);
     want_bytes += bytes_of(2);
     cr_assert_eq(fx_stats(&fx).sink.in_flight, 0);
 
@@ -1098,16 +1097,16 @@ Test(sink_file,
     fx.opts.max_batch_bytes = 250;
     fx_open(&fx);
     text_batch(&tb, newline, 2);
-    r = sinktest_send(fx.sink, &tb.batch);
+    r = sinktest_send_wait(fx.sink, &tb.batch);
     cr_assert_eq(r.outcome, SINK_REJECTED);
     expect_detail(&r, "event 1 of the batch");
     expect_detail(&r, "newline");
     text_batch(&tb, empty, 1);
-    r = sinktest_send(fx.sink, &tb.batch);
+    r = sinktest_send_wait(fx.sink, &tb.batch);
     cr_assert_eq(r.outcome, SINK_REJECTED);
     expect_detail(&r, "empty");
     text_batch(&tb, big, 3);
-    r = sinktest_send(fx.sink, &tb.batch);
+    r = sinktest_send_wait(fx.sink, &tb.batch);
     cr_assert_eq(r.outcome, SINK_REJECTED);
     expect_detail(&r, "max_batch_bytes");
 

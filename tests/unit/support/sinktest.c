@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -23,12 +25,52 @@ int64_t sinktest_clock_cb(void *ctx)
     return atomic_load(&clock->now_ms);
 }
 
+#define SINKTEST_AWAIT_S 10
+
+/* One lock for every sinktest_done: completions are rare in tests. */
+static pthread_mutex_t sinktest_done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sinktest_done_cond = PTHREAD_COND_INITIALIZER;
+
 void sinktest_done_cb(void *ctx, const struct sink_result *result)
 {
     struct sinktest_done *d = ctx;
 
+    pthread_mutex_lock(&sinktest_done_lock);
     d->calls++;
     d->result = *result;
+    pthread_cond_broadcast(&sinktest_done_cond);
+    pthread_mutex_unlock(&sinktest_done_lock);
+}
+
+int sinktest_await(struct sinktest_done *done, int calls)
+{
+    struct timespec deadline;
+    int got;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += SINKTEST_AWAIT_S;
+    pthread_mutex_lock(&sinktest_done_lock);
+    while (done->calls < calls) {
+        if (pthread_cond_timedwait(&sinktest_done_cond, &sinktest_done_lock,
+                                   &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    got = done->calls;
+    pthread_mutex_unlock(&sinktest_done_lock);
+    cr_assert_geq(got, calls, "done ran %d times in %d s, want %d", got,
+                  SINKTEST_AWAIT_S, calls);
+    return got;
+}
+
+int sinktest_calls(struct sinktest_done *done)
+{
+    int calls;
+
+    pthread_mutex_lock(&sinktest_done_lock);
+    calls = done->calls;
+    pthread_mutex_unlock(&sinktest_done_lock);
+    return calls;
 }
 
 struct sink_result sinktest_send(struct sink *sink,
@@ -45,6 +87,24 @@ struct sink_result sinktest_send(struct sink *sink,
 void sinktest_send_ok(struct sink *sink, const struct sink_batch *batch)
 {
     struct sink_result r = sinktest_send(sink, batch);
+
+    cr_assert_eq(r.outcome, SINK_OK, "outcome %d: %s", r.outcome, r.detail);
+}
+
+struct sink_result sinktest_send_wait(struct sink *sink,
+                                      const struct sink_batch *batch)
+{
+    struct sinktest_done d = {0};
+    int rc = sink_send(sink, batch, sinktest_done_cb, &d);
+
+    cr_assert_eq(rc, 0, "send refused the batch: %s", tw_err_message());
+    cr_assert_eq(sinktest_await(&d, 1), 1, "done ran more than once");
+    return d.result;
+}
+
+void sinktest_send_wait_ok(struct sink *sink, const struct sink_batch *batch)
+{
+    struct sink_result r = sinktest_send_wait(sink, batch);
 
     cr_assert_eq(r.outcome, SINK_OK, "outcome %d: %s", r.outcome, r.detail);
 }

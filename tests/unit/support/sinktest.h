@@ -20,7 +20,11 @@ struct sinktest_clock {
 
 int64_t sinktest_clock_cb(void *ctx);
 
-/* A sink_done_cb whose ctx is a struct sinktest_done. */
+/*
+ * A sink_done_cb whose ctx is a struct sinktest_done. It may run on any
+ * thread: it records under one lock shared by every sinktest_done and
+ * wakes sinktest_await.
+ */
 struct sinktest_done {
     int calls;
     struct sink_result result;
@@ -28,15 +32,34 @@ struct sinktest_done {
 
 void sinktest_done_cb(void *ctx, const struct sink_result *result);
 
+/* Waits (at most 10 s, else the test fails) until done ran calls times;
+ * returns how often it ran. */
+int sinktest_await(struct sinktest_done *done, int calls);
+
+/* How often done ran so far, read under the callback's lock. */
+int sinktest_calls(struct sinktest_done *done);
+
 /*
  * Sends batch and returns its result, failing the test unless send
- * accepted it and done ran exactly once before send returned.
+ * accepted it and done ran exactly once before send returned (a sink
+ * that completes inside send, like the stdout sink).
  */
 struct sink_result sinktest_send(struct sink *sink,
                                  const struct sink_batch *batch);
 
 /* sinktest_send, failing the test unless the outcome is SINK_OK. */
 void sinktest_send_ok(struct sink *sink, const struct sink_batch *batch);
+
+/*
+ * Sends batch and waits for its one completion, from whatever thread it
+ * comes (a sink with a writer thread, like the file sink); fails the
+ * test unless send accepted it and done ran once within 10 s.
+ */
+struct sink_result sinktest_send_wait(struct sink *sink,
+                                      const struct sink_batch *batch);
+
+/* sinktest_send_wait, failing the test unless the outcome is SINK_OK. */
+void sinktest_send_wait_ok(struct sink *sink, const struct sink_batch *batch);
 
 enum sinktest_kind {
     SINKTEST_ACTIVE = 0,
