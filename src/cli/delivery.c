@@ -675,8 +675,7 @@ static void delivery_file_sink_metrics(struct serve_delivery *d,
             any = true;
         }
     }
-    for (size_t f = 0; any && f < sizeof(families) / sizeof(families[0]);
-         f++) {
+    for (size_t f = 0; any && f < sizeof(families) / sizeof(families[0]); f++) {
         obs_metric_family(out, families[f].name, "counter", families[f].help);
         for (size_t i = 0; i < d->count; i++) {
             if (d->dests[i].cfg->type != CFG_DEST_FILE) {
@@ -684,9 +683,9 @@ static void delivery_file_sink_metrics(struct serve_delivery *d,
             }
             snprintf(labels, sizeof(labels), "destination=\"%s\"",
                      d->dests[i].cfg->name);
-            obs_metric_u64(out, families[f].name, labels,
-                           *(const uint64_t *)((const char *)&st[i] +
-                                               families[f].field));
+            obs_metric_u64(
+                out, families[f].name, labels,
+                *(const uint64_t *)((const char *)&st[i] + families[f].field));
         }
     }
     free(st);

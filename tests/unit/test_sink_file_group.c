@@ -289,8 +289,7 @@ static void *producer_main(void *arg)
         pthread_mutex_lock(pr->order);
         rc = sink_send(pr->fx->sink, &b->batch, sinktest_done_cb, &done);
         for (size_t i = 0; rc == 0 && i < b->batch.count; i++) {
-            fwrite(b->events[i].data, 1, b->events[i].data_len,
-                   pr->fx->expect);
+            fwrite(b->events[i].data, 1, b->events[i].data_len, pr->fx->expect);
             fputc('\n', pr->fx->expect);
         }
         pthread_mutex_unlock(pr->order);
@@ -306,7 +305,10 @@ static void *producer_main(void *arg)
 Test(sink_file_group,
      batches_from_concurrent_senders_are_in_the_file_whole_in_send_order)
 {
-    enum { THREADS = 4, BATCHES = 40 };
+    enum {
+        THREADS = 4,
+        BATCHES = 40
+    };
     struct fixture fx;
     struct producer producers[THREADS];
     pthread_t threads[THREADS];
@@ -420,8 +422,9 @@ Test(sink_file_group,
 
 /* ---------------------------------------------------------- rotation -- */
 
-Test(sink_file_group,
-     a_group_that_fills_the_file_syncs_it_before_rotating_and_no_batch_straddles)
+Test(
+    sink_file_group,
+    a_group_that_fills_the_file_syncs_it_before_rotating_and_no_batch_straddles)
 {
     struct fixture fx;
     struct sinktest_files files;
@@ -475,8 +478,7 @@ Test(sink_file_group, destroy_writes_and_completes_every_batch_it_accepted)
     fx_open(&fx, 5);
     fx_send_ok(&fx, 0);
     fx_queue_behind_a_sync(&fx, 1, 3);
-    cr_assert_eq(
-        pthread_create(&destroyer, NULL, destroy_main, fx.sink), 0);
+    cr_assert_eq(pthread_create(&destroyer, NULL, destroy_main, fx.sink), 0);
     io_hold_release();
     pthread_join(destroyer, NULL);
     fx.sink = NULL;
@@ -512,8 +514,9 @@ static void await_delivered(struct deliver_dest *d, uint64_t n)
         nanosleep(&ts, NULL);
         deliver_dest_stats(d, &st);
     }
-    cr_assert_eq(st.events_delivered, n, "%" PRIu64 " of %" PRIu64
-                 " events delivered", st.events_delivered, n);
+    cr_assert_eq(st.events_delivered, n,
+                 "%" PRIu64 " of %" PRIu64 " events delivered",
+                 st.events_delivered, n);
     cr_assert_eq(st.lag, 0);
 }
 
@@ -574,8 +577,7 @@ Test(sink_file_group,
     }
     snprintf(path, sizeof(path), "%s/lake", dir);
     sink_file_options_init(&so, path);
-    cr_assert_eq(sink_file_new(&so, "lake", &sink), 0, "%s",
-                 tw_err_message());
+    cr_assert_eq(sink_file_new(&so, "lake", &sink), 0, "%s", tw_err_message());
 
     deliver_options_init(&o);
     o.name = "lake";
