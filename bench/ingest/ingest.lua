@@ -1,11 +1,14 @@
 -- ingest.lua - the wrk load of `make bench-ingest` (scripts/bench-ingest).
 --
---   wrk -s bench/ingest/ingest.lua URL -- MODE TAG AUTH [EVENTS]
+--   wrk -s bench/ingest/ingest.lua URL -- MODE TAG AUTH [EVENTS [REQUESTS]]
 --
---   MODE    batch: POST /v1/batch carrying EVENTS events (default 100)
---           track: POST /v1/track carrying one event
---   TAG     a word unique to the run, the start of every messageId
---   AUTH    the Authorization header value ("Basic base64(KEY:)")
+--   MODE      batch: POST /v1/batch carrying EVENTS events (default 100)
+--             track: POST /v1/track carrying one event
+--   TAG       a word unique to the run, the start of every messageId
+--   AUTH      the Authorization header value ("Basic base64(KEY:)")
+--   REQUESTS  each thread sends this many requests and then waits (0 or
+--             absent: no limit), so that a load stores a set amount
+--             (scripts/bench-delivery stops wrk once all are answered)
 --
 -- Every request carries events never sent before: the collector drops a
 -- messageId it has already accepted, so repeating one body would measure
@@ -45,15 +48,35 @@ end
 local mode, tag, events
 local parts = {}   -- the batch body in pieces (init)
 local sent = 0
+local max_requests = 0
 statuses = {}      -- read by done() through thread:get
+
+-- With a cap, a connection whose next request would pass it parks: wrk
+-- asks delay() before each request (and fires it later, so the count is
+-- taken here, not in request()). Defined only then, since wrk calls
+-- delay() per request. wrk itself runs until -d or SIGINT; the caller
+-- stops it once the answers are in.
+local granted = 0
+local function capped_delay()
+    if granted >= max_requests then
+        return 3600000
+    end
+    granted = granted + 1
+    return 0
+end
 
 function init(args)
     mode = args[1]
     tag = args[2]
     events = tonumber(args[4] or "100")
+    max_requests = tonumber(args[5] or "0")
     if (mode ~= "batch" and mode ~= "track") or tag == nil or
-        args[3] == nil or events == nil or events < 1 then
-        error("usage: -- batch|track TAG AUTH [EVENTS]")
+        args[3] == nil or events == nil or events < 1 or
+        max_requests == nil or max_requests < 0 then
+        error("usage: -- batch|track TAG AUTH [EVENTS [REQUESTS]]")
+    end
+    if max_requests > 0 then
+        delay = capped_delay
     end
     wrk.method = "POST"
     wrk.path = mode == "batch" and "/v1/batch" or "/v1/track"
