@@ -5,6 +5,7 @@ binary's own commands."""
 
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -230,22 +231,38 @@ def test_trace_says_delivered_when_retrying_after_what_and_being_sent(
     assert [e["messageId"] for e in stalled.events] == ["where-1"]
 
 
-def test_a_stalled_destination_does_not_hold_up_a_healthy_one(
+def test_a_stalled_and_a_down_destination_do_not_hold_up_a_healthy_one(
         trackway_bin, tmp_path, receivers):
     slow, fast = receivers(), receivers()
     slow.respond(delay=5)
-    c = Collector(trackway_bin, tmp_path,
-                  delivery_config(tmp_path, {"slow": slow, "fast": fast}))
+    down = socket.socket()  # bound, never listening: connections refused
+    down.bind(("127.0.0.1", 0))
+    config = delivery_config(tmp_path, {"slow": slow, "fast": fast})
+    config["destinations"].append(
+        {"name": "down", "type": "http",
+         "url": f"http://127.0.0.1:{down.getsockname()[1]}/hook",
+         "retry": {"backoff": "20ms..200ms"}})
+    config["routes"][0]["to"].append("down")
+    c = Collector(trackway_bin, tmp_path, config)
     with c:
         sent = [track(user=f"u{i}") for i in range(200)]
-        start = time.monotonic()
         for i in range(0, 200, 20):
             assert c.batch(sent[i:i + 20]).status == 200
         assert fast.wait_for(200, timeout=10)
-        took = time.monotonic() - start
+        # Everything reached the healthy one while the stalled one had
+        # not answered its first request yet and the down one none.
+        assert slow.requests == [] and slow.in_flight >= 1
+        m = c.metrics()
+        assert m['trackway_dest_events_delivered_total{destination="down"}'] \
+            == 0
+        assert wait_until(lambda: c.metrics()[
+            'trackway_sink_batches_total{destination="down",'
+            'outcome="retry"}'] >= 1)
         slow.respond()
         assert slow.wait_for(200, timeout=60)
-    assert took < 4, f"the healthy destination took {took:.1f}s"
+    down.close()
+    assert {e["messageId"] for e in fast.events} == \
+        {m["messageId"] for m in sent}
 
 
 def test_a_restart_resumes_delivery_without_losing_events(
@@ -313,8 +330,15 @@ def test_pausing_a_destination_keeps_its_place_and_resume_delivers(
         assert "pauses within a second" in out.stdout
         m = 'trackway_dest_paused{destination="hook"}'
         assert wait_until(lambda: c.metrics()[m] == 1)
-        c.batch([track(), track()])
+        c.batch([track(messageId="paused-1"), track()])
         assert wait_until(lambda: len(file_events(tmp_path / "lake")) >= 3)
+
+        def trace():
+            return run_trackway("trace", "-c", c.config_path,
+                                "paused-1").stdout
+        assert wait_until(lambda: re.search(
+            r"hook +pending: \d+ events of partition \d+ before it; "
+            r"destination paused\n", trace())), trace()
         ls = run_trackway("dest", "ls", "-c", c.config_path).stdout
         hook_row = next(r for r in ls.splitlines() if r.startswith("hook"))
         assert hook_row.split()[2:4] == ["paused", "2"], ls

@@ -45,9 +45,7 @@ struct fixture {
     struct sinktest_clock clock;
     struct sink_file_options opts;
     struct sink *sink;
-    FILE *expect; /* every line sent with SINK_OK, in order */
-    char *expect_text;
-    size_t expect_len;
+    struct sinktest_expect expect; /* every line sent with SINK_OK */
 };
 
 static void fx_open(struct fixture *fx)
@@ -68,8 +66,7 @@ static void fx_init(struct fixture *fx)
     fx->opts.max_age_ms = 0;
     fx->opts.clock_ms = sinktest_clock_cb;
     fx->opts.clock_ctx = &fx->clock;
-    fx->expect = open_memstream(&fx->expect_text, &fx->expect_len);
-    cr_assert_not_null(fx->expect);
+    sinktest_expect_init(&fx->expect);
 }
 
 static void fx_close(struct fixture *fx)
@@ -81,8 +78,7 @@ static void fx_close(struct fixture *fx)
 static void fx_done(struct fixture *fx)
 {
     fx_close(fx);
-    fclose(fx->expect);
-    free(fx->expect_text);
+    sinktest_expect_free(&fx->expect);
     tw_test_rmdir(fx->dir);
 }
 
@@ -98,11 +94,7 @@ static void fx_send_ok(struct fixture *fx, uint64_t seq)
 
     sinkevents_build(&b, PRODUCER, seq);
     sinktest_send_wait_ok(fx->sink, &b.batch);
-    for (size_t i = 0; i < b.batch.count; i++) {
-        fwrite(b.events[i].data, 1, b.events[i].data_len, fx->expect);
-        fputc('\n', fx->expect);
-    }
-    fflush(fx->expect);
+    sinktest_expect_batch(&fx->expect, &b.batch);
 }
 
 /* Sends generated batch seq and returns the result (nothing expected). */
@@ -117,14 +109,7 @@ static struct sink_result fx_send(struct fixture *fx, uint64_t seq)
 /* The directory holds exactly the expected lines, in order. */
 static void fx_verify(struct fixture *fx, struct sinktest_files *files)
 {
-    sinktest_files_read(fx->dir, "events", files);
-    sinktest_files_check_order(files);
-    cr_assert_eq(files->temporaries, 0, "a temporary file was left behind");
-    cr_assert_eq(files->all_len, fx->expect_len,
-                 "the files hold %zu bytes, %zu were sent", files->all_len,
-                 fx->expect_len);
-    cr_assert(memcmp(files->all, fx->expect_text, fx->expect_len) == 0,
-              "the files do not hold the lines sent, in order");
+    sinktest_files_check_expected(fx->dir, "events", &fx->expect, files);
 }
 
 static void fx_verify_only(struct fixture *fx)
@@ -269,10 +254,7 @@ static void fx_send_texts_ok(struct fixture *fx, const char *const *texts,
 
     text_batch(&tb, texts, count);
     sinktest_send_wait_ok(fx->sink, &tb.batch);
-    for (size_t i = 0; i < count; i++) {
-        fprintf(fx->expect, "%s\n", texts[i]);
-    }
-    fflush(fx->expect);
+    sinktest_expect_batch(&fx->expect, &tb.batch);
 }
 
 /* A chained send: the completion of one batch sends the next. */
@@ -320,8 +302,7 @@ Test(sink_file, a_completion_may_send_the_next_batch_at_once)
                  "the finished batch was still taken");
     cr_assert_eq(sinktest_await(&c.inner, 1), 1);
     cr_assert_eq(c.inner.result.outcome, SINK_OK, "%s", c.inner.result.detail);
-    fprintf(fx.expect, "{\"n\":1}\n{\"n\":2}\n");
-    fflush(fx.expect);
+    sinktest_expect_text(&fx.expect, "{\"n\":1}\n{\"n\":2}\n");
     fx_verify_only(&fx);
     fx_done(&fx);
 }
@@ -612,8 +593,7 @@ static void fx_put_zst(struct fixture *fx, const char *name, const char *text)
 
 static void fx_expect_text(struct fixture *fx, const char *text)
 {
-    fputs(text, fx->expect);
-    fflush(fx->expect);
+    sinktest_expect_text(&fx->expect, text);
 }
 
 Test(sink_file, a_torn_last_line_is_cut_on_open_and_reported)

@@ -58,10 +58,8 @@ struct fixture {
     struct sinktest_clock clock;
     struct sink_file_options opts;
     struct sink *sink;
-    struct pending *pending; /* max_in_flight + 1 of them */
-    FILE *expect;            /* every line that must be in the files */
-    char *expect_text;
-    size_t expect_len;
+    struct pending *pending;       /* max_in_flight + 1 of them */
+    struct sinktest_expect expect; /* every line that must be in them */
 };
 
 /* Options with a test clock at T0, no rotation and max_in_flight batches
@@ -79,8 +77,7 @@ static void fx_init(struct fixture *fx, unsigned max_in_flight)
     fx->opts.clock_ctx = &fx->clock;
     fx->pending = calloc(max_in_flight + 1, sizeof(*fx->pending));
     cr_assert_not_null(fx->pending);
-    fx->expect = open_memstream(&fx->expect_text, &fx->expect_len);
-    cr_assert_not_null(fx->expect);
+    sinktest_expect_init(&fx->expect);
 }
 
 static void fx_start(struct fixture *fx)
@@ -98,8 +95,7 @@ static void fx_open(struct fixture *fx, unsigned max_in_flight)
 static void fx_done(struct fixture *fx)
 {
     sink_destroy(fx->sink); /* NULL when the test destroyed it */
-    fclose(fx->expect);
-    free(fx->expect_text);
+    sinktest_expect_free(&fx->expect);
     free(fx->pending);
     tw_test_rmdir(fx->dir);
 }
@@ -137,11 +133,7 @@ static void fx_expect(struct fixture *fx, uint64_t seq)
 
     cr_assert_not_null(b);
     sinkevents_build(b, PRODUCER, seq);
-    for (size_t i = 0; i < b->batch.count; i++) {
-        fwrite(b->events[i].data, 1, b->events[i].data_len, fx->expect);
-        fputc('\n', fx->expect);
-    }
-    fflush(fx->expect);
+    sinktest_expect_batch(&fx->expect, &b->batch);
     free(b);
 }
 
@@ -169,13 +161,7 @@ static void fx_send_ok(struct fixture *fx, uint64_t seq)
 /* The files hold exactly the expected lines, in order. */
 static void fx_verify(struct fixture *fx, struct sinktest_files *files)
 {
-    sinktest_files_read(fx->dir, "events", files);
-    sinktest_files_check_order(files);
-    cr_assert_eq(files->all_len, fx->expect_len,
-                 "the files hold %zu bytes, %zu were expected", files->all_len,
-                 fx->expect_len);
-    cr_assert(memcmp(files->all, fx->expect_text, fx->expect_len) == 0,
-              "the files do not hold the batches in the order they were sent");
+    sinktest_files_check_expected(fx->dir, "events", &fx->expect, files);
 }
 
 static void fx_verify_only(struct fixture *fx)
@@ -288,9 +274,8 @@ static void *producer_main(void *arg)
         sinkevents_build(b, pr->id, (uint64_t)seq);
         pthread_mutex_lock(pr->order);
         rc = sink_send(pr->fx->sink, &b->batch, sinktest_done_cb, &done);
-        for (size_t i = 0; rc == 0 && i < b->batch.count; i++) {
-            fwrite(b->events[i].data, 1, b->events[i].data_len, pr->fx->expect);
-            fputc('\n', pr->fx->expect);
+        if (rc == 0) {
+            sinktest_expect_batch(&pr->fx->expect, &b->batch);
         }
         pthread_mutex_unlock(pr->order);
         if (rc != 0 || sinktest_await(&done, 1) != 1 ||
@@ -330,7 +315,6 @@ Test(sink_file_group,
         pthread_join(threads[t], NULL);
         cr_assert_eq(producers[t].not_ok, 0, "producer %d had failures", t);
     }
-    fflush(fx.expect);
 
     st = fx_stats(&fx);
     cr_assert_eq(st.sink.batches_ok, THREADS * BATCHES);
@@ -409,7 +393,7 @@ Test(sink_file_group,
     cr_assert_eq(st.write_failures, 4);
     cr_assert_eq(st.syncs, 2, "a group whose write failed was synced");
     cr_assert_eq(st.batches_synced, 2);
-    cr_assert_eq(st.active_bytes, fx.expect_len);
+    cr_assert_eq(st.active_bytes, fx.expect.len);
     fx_verify_only(&fx); /* nothing of 2 to 5, not even half a line */
 
     io_fault_clear();

@@ -319,3 +319,46 @@ void sinktest_files_check_order(const struct sinktest_files *files)
                   "active file %s is not the newest", f->name);
     }
 }
+
+void sinktest_expect_init(struct sinktest_expect *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->out = open_memstream(&e->text, &e->len);
+    cr_assert_not_null(e->out);
+}
+
+void sinktest_expect_free(struct sinktest_expect *e)
+{
+    fclose(e->out);
+    free(e->text);
+}
+
+void sinktest_expect_batch(struct sinktest_expect *e,
+                           const struct sink_batch *batch)
+{
+    for (size_t i = 0; i < batch->count; i++) {
+        fwrite(batch->events[i].data, 1, batch->events[i].data_len, e->out);
+        fputc('\n', e->out);
+    }
+    fflush(e->out);
+}
+
+void sinktest_expect_text(struct sinktest_expect *e, const char *text)
+{
+    fputs(text, e->out);
+    fflush(e->out);
+}
+
+void sinktest_files_check_expected(const char *dir, const char *prefix,
+                                   const struct sinktest_expect *e,
+                                   struct sinktest_files *files)
+{
+    sinktest_files_read(dir, prefix, files);
+    sinktest_files_check_order(files);
+    cr_assert_eq(files->temporaries, 0, "a temporary file was left behind");
+    cr_assert_eq(files->all_len, e->len,
+                 "the files hold %zu bytes, %zu were expected", files->all_len,
+                 e->len);
+    cr_assert(memcmp(files->all, e->text, e->len) == 0,
+              "the files do not hold the lines expected, in order");
+}

@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,6 +97,30 @@ void sinktest_files_free(struct sinktest_files *files);
 /* Fails the test unless the files are sorted by sequence, at most one is
  * active and it is the last. */
 void sinktest_files_check_order(const struct sinktest_files *files);
+
+/* The lines a test expects in a file sink's files, in order. */
+struct sinktest_expect {
+    FILE *out; /* appends to text */
+    char *text;
+    size_t len;
+};
+
+void sinktest_expect_init(struct sinktest_expect *e);
+void sinktest_expect_free(struct sinktest_expect *e);
+/* Expects the batch's events, each as a line. */
+void sinktest_expect_batch(struct sinktest_expect *e,
+                           const struct sink_batch *batch);
+/* Expects text as it is (whole lines, newlines included). */
+void sinktest_expect_text(struct sinktest_expect *e, const char *text);
+
+/*
+ * Reads the files of prefix in dir into files (the caller frees them) and
+ * fails the test unless they are in order, no temporary file is left and
+ * together they hold exactly what e expects.
+ */
+void sinktest_files_check_expected(const char *dir, const char *prefix,
+                                   const struct sinktest_expect *e,
+                                   struct sinktest_files *files);
 
 /* A whole file's bytes (at most 64 MiB), NUL-terminated; *len its size. */
 char *sinktest_read_file(const char *path, size_t *len);
