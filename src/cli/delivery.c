@@ -576,8 +576,18 @@ struct dest_family {
 
 static const struct dest_family dest_families[] = {
     {"trackway_dest_events_delivered_total", "counter",
-     "Events the destination acknowledged.",
+     "Events the destination acknowledged, replayed ones included.",
      offsetof(struct deliver_stats, events_delivered)},
+    {"trackway_dest_events_replayed_total", "counter",
+     "Events a replay (trackway replay, dlq replay) delivered again.",
+     offsetof(struct deliver_stats, events_replayed)},
+    {"trackway_dest_replay_remaining_offsets", "gauge",
+     "Offsets the running replay has still to read, all partitions; 0 "
+     "when none runs.",
+     offsetof(struct deliver_stats, replay_remaining)},
+    {"trackway_dest_replays_total", "counter",
+     "Replays that finished or were cancelled.",
+     offsetof(struct deliver_stats, replays_done)},
     {"trackway_dest_events_lost_total", "counter",
      "Events retention removed before this destination (backlog: skip) "
      "read them.",
@@ -735,6 +745,14 @@ void delivery_metrics(void *ctx, struct tw_buf *out)
         snprintf(labels, sizeof(labels), "destination=\"%s\"",
                  d->dests[i].cfg->name);
         obs_metric_u64(out, "trackway_dest_paused", labels, st[i].paused);
+    }
+    obs_metric_family(out, "trackway_dest_replay_active", "gauge",
+                      "1 while a replay runs beside live delivery.");
+    for (size_t i = 0; i < d->count; i++) {
+        snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                 d->dests[i].cfg->name);
+        obs_metric_u64(out, "trackway_dest_replay_active", labels,
+                       st[i].replay_active);
     }
     free(st);
 }

@@ -540,6 +540,7 @@ static void settle(struct deliver_dest *d, struct deliver_part *p, int64_t now)
         breaker_success(d);
         d->st.batches_ok++;
         d->st.events_delivered += p->count;
+        d->st.events_replayed += p->replay ? p->count : 0;
         if (commit(d, p) == 0) {
             batch_reset(p);
         } else {

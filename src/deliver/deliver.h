@@ -108,7 +108,8 @@ void deliver_options_init(struct deliver_options *opts);
 
 /* Counters since start; gauges say so. */
 struct deliver_stats {
-    uint64_t events_delivered;
+    uint64_t events_delivered; /* replayed ones included */
+    uint64_t events_replayed;  /* delivered by a replay */
     uint64_t events_skipped; /* by the route */
     uint64_t events_dead;    /* sent to the dead-letter log */
     uint64_t events_lost;    /* removed by retention before read (skip) */

@@ -374,6 +374,56 @@ def test_replay_redelivers_a_slice_beside_live_traffic(
         "replayed events keep their messageId"
 
 
+def test_a_replay_keeps_its_rate_carries_on_after_a_restart_and_cancels(
+        trackway_bin, tmp_path, receivers, run_trackway):
+    hook = receivers()
+    config = delivery_config(tmp_path, {"hook": hook})
+    sent = [track(properties={"n": i}) for i in range(300)]  # one user
+
+    def replayed():
+        return hook.events[300:]
+
+    def metric(name):
+        return c.metrics()[f'trackway_dest_{name}{{destination="hook"}}']
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        c.batch(sent[:150])
+        c.batch(sent[150:])
+        assert hook.wait_for(300)
+        out = run_trackway("replay", "-c", c.config_path, "hook", "--from",
+                           "0", "--rate", "20", "--no-wait").stdout
+        assert "replay of hook: 300 offsets" in out, out
+        assert wait_until(lambda: len(replayed()) >= 10)
+        # At 20 events a second the 300 take 15 s: it is far from done.
+        assert metric("replay_active") == 1
+        assert metric("replay_remaining_offsets") > 0
+        assert metric("events_replayed_total") <= len(replayed())
+    before_restart = len(replayed())
+    assert before_restart < 300
+
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        assert wait_until(lambda: len(replayed()) >= before_restart + 10)
+        # It went on from its own cursor, not from the start again.
+        assert replayed()[before_restart]["properties"]["n"] > 0
+        out = run_trackway("replay", "-c", c.config_path, "hook",
+                           "--cancel").stdout
+        assert "stops after its batches in flight" in out
+        assert wait_until(lambda: metric("replay_active") == 0)
+        assert metric("replays_total") == 1
+        stopped_at = len(replayed())
+        c.batch([track(messageId="after-cancel")])
+        assert hook.wait_for(300 + stopped_at + 1)
+        again = run_trackway("replay", "-c", c.config_path, "hook",
+                             "--cancel").stdout
+        assert "no replay of hook is running" in again
+    assert stopped_at < 300, "the cancel stopped it before the end"
+    assert [e["messageId"] for e in hook.events[300 + stopped_at:]] == \
+        ["after-cancel"], "nothing was replayed after the cancel"
+    originals = [m["messageId"] for m in sent]
+    assert all(e["messageId"] in originals for e in replayed()[:stopped_at])
+
+
 def test_a_destination_added_later_is_backfilled(trackway_bin, tmp_path,
                                                  receivers):
     first, late = receivers(), receivers()

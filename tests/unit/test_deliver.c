@@ -448,8 +448,11 @@ Test(deliver, a_replay_redelivers_a_range_beside_live_and_leaves_the_cursor)
         r.from[p] = 2;
         r.to[p] = 9;
     }
+    /* Paused, the replay cannot end before the second start is tried. */
+    deliver_dest_pause(d, true);
     cr_assert_eq(deliver_dest_replay(d, &r), 0, "%s", tw_err_message());
     cr_assert_eq(deliver_dest_replay(d, &r), TW_EBUSY);
+    deliver_dest_pause(d, false);
     append_events(20, 2); /* live traffic goes on beside it */
     await_seen(20 + 7 + 2);
     deadline = tw_now_ms() + AWAIT_MS;
