@@ -110,9 +110,9 @@ void deliver_options_init(struct deliver_options *opts);
 struct deliver_stats {
     uint64_t events_delivered; /* replayed ones included */
     uint64_t events_replayed;  /* delivered by a replay */
-    uint64_t events_skipped; /* by the route */
-    uint64_t events_dead;    /* sent to the dead-letter log */
-    uint64_t events_lost;    /* removed by retention before read (skip) */
+    uint64_t events_skipped;   /* by the route */
+    uint64_t events_dead;      /* sent to the dead-letter log */
+    uint64_t events_lost;      /* removed by retention before read (skip) */
     uint64_t batches_ok;
     uint64_t batches_retried;
     uint64_t batches_dead;
