@@ -701,6 +701,19 @@ static void delivery_file_sink_metrics(struct serve_delivery *d,
     free(st);
 }
 
+/* The destination's states, each a gauge of 0 or 1. */
+static const struct dest_family dest_flags[] = {
+    {"trackway_dest_breaker_open", "gauge",
+     "1 while the circuit breaker holds batches back.",
+     offsetof(struct deliver_stats, breaker_open)},
+    {"trackway_dest_paused", "gauge",
+     "1 while the destination is paused (trackway dest).",
+     offsetof(struct deliver_stats, paused)},
+    {"trackway_dest_replay_active", "gauge",
+     "1 while a replay runs beside live delivery.",
+     offsetof(struct deliver_stats, replay_active)},
+};
+
 void delivery_metrics(void *ctx, struct tw_buf *out)
 {
     struct serve_delivery *d = ctx;
@@ -729,31 +742,18 @@ void delivery_metrics(void *ctx, struct tw_buf *out)
                                                dest_families[f].field));
         }
     }
-    obs_metric_family(out, "trackway_dest_breaker_open", "gauge",
-                      "1 while the circuit breaker holds batches back.");
-    for (size_t i = 0; i < d->count; i++) {
-        snprintf(labels, sizeof(labels), "destination=\"%s\"",
-                 d->dests[i].cfg->name);
-        obs_metric_u64(out, "trackway_dest_breaker_open", labels,
-                       st[i].breaker_open);
+    for (size_t f = 0; f < sizeof(dest_flags) / sizeof(dest_flags[0]); f++) {
+        obs_metric_family(out, dest_flags[f].name, "gauge", dest_flags[f].help);
+        for (size_t i = 0; i < d->count; i++) {
+            snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                     d->dests[i].cfg->name);
+            obs_metric_u64(
+                out, dest_flags[f].name, labels,
+                *(const bool *)((const char *)&st[i] + dest_flags[f].field));
+        }
     }
     delivery_sink_metrics(d, out);
     delivery_file_sink_metrics(d, out);
-    obs_metric_family(out, "trackway_dest_paused", "gauge",
-                      "1 while the destination is paused (trackway dest).");
-    for (size_t i = 0; i < d->count; i++) {
-        snprintf(labels, sizeof(labels), "destination=\"%s\"",
-                 d->dests[i].cfg->name);
-        obs_metric_u64(out, "trackway_dest_paused", labels, st[i].paused);
-    }
-    obs_metric_family(out, "trackway_dest_replay_active", "gauge",
-                      "1 while a replay runs beside live delivery.");
-    for (size_t i = 0; i < d->count; i++) {
-        snprintf(labels, sizeof(labels), "destination=\"%s\"",
-                 d->dests[i].cfg->name);
-        obs_metric_u64(out, "trackway_dest_replay_active", labels,
-                       st[i].replay_active);
-    }
     free(st);
 }
 
