@@ -234,9 +234,13 @@ static int shape_list(struct shape_compiler *c, enum route_shape_list list,
 static int shape_redact_modes(struct shape_compiler *c)
 {
     const struct route_shape_spec *spec = c->spec;
-    struct route_path **paths = &c->shape->paths[c->redact_at];
+    struct route_path **paths;
     char quoted[SHAPE_QUOTE_MAX + 8];
 
+    if (spec->redact_count == 0) {
+        return 0; /* shape->paths may be NULL: no index into it */
+    }
+    paths = &c->shape->paths[c->redact_at];
     for (size_t i = 0; i < spec->redact_count; i++) {
         for (size_t j = 0; j < i; j++) {
             if (spec->redact[i].mode != spec->redact[j].mode &&
