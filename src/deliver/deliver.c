@@ -941,6 +941,7 @@ int deliver_dest_start(const struct deliver_options *opts,
         dest_free(d);
         return rc;
     }
+    pthread_setname_np(d->thread, "tw-deliver");
     OBS_LOG(OBS_INFO, "deliver", "destination started",
             "dest=%s sink=%s partitions=%u backlog=%s", d->name,
             d->o.sink->ops->type, d->part_count,

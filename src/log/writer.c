@@ -538,6 +538,7 @@ static void sync_round_init(struct sync_round *r, struct log_embedded *log)
                     "helpers=%u", i);
             break;
         }
+        pthread_setname_np(r->helpers[i], "tw-log-sync");
         r->helper_count++;
     }
 }
@@ -731,6 +732,7 @@ int log_writer_start(struct log_embedded *log)
     if (rc != 0) {
         return tw_err_errno(rc, "cannot start the log writer thread");
     }
+    pthread_setname_np(log->writer, "tw-log-writer");
     log->writer_running = true;
     return 0;
 }

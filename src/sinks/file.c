@@ -1454,6 +1454,7 @@ static int file_writer_start(struct sink_file *fs)
     if (rc != 0) {
         return tw_err_errno(rc, "cannot start the writer thread");
     }
+    pthread_setname_np(fs->writer, "tw-sink-file");
     fs->writer_running = true;
     return 0;
 }

@@ -4,6 +4,7 @@ stall and answer 429/5xx on command, and the logs read back with the
 binary's own commands."""
 
 import json
+import os
 import re
 import socket
 import time
@@ -90,6 +91,26 @@ def test_every_accepted_event_reaches_every_routed_destination(
     assert {e["messageId"] for e in file_events(tmp_path / "lake")} == ids
     # Every webhook batch carried an idempotency key.
     assert all(r["headers"].get("Idempotency-Key") for r in hook.requests)
+
+
+def test_threads_are_named_after_their_work(trackway_bin, tmp_path,
+                                            receivers):
+    hook = receivers()
+    c = Collector(trackway_bin, tmp_path,
+                  delivery_config(tmp_path, {"hook": hook}))
+    with c:
+        tasks = f"/proc/{c.proc.pid}/task"
+        names = []
+        for tid in os.listdir(tasks):
+            with open(f"{tasks}/{tid}/comm") as f:
+                names.append(f.read().strip())
+    # OPERATIONS.md lists them for top -H: one delivery thread per
+    # destination, a writer per log (events, failed, two dead-letter logs).
+    assert names.count("tw-deliver") == 2, names
+    assert names.count("tw-sink-file") == 1, names
+    assert names.count("tw-sink-http") == 1, names
+    assert names.count("tw-log-writer") == 4, names
+    assert "tw-log-sync" in names and "MHD-worker" in names, names
 
 
 def test_order_per_user_is_kept_at_the_destination(trackway_bin, tmp_path,
