@@ -74,17 +74,14 @@ struct replay_state {
     bool dry_run;
     bool progress;
     int64_t until_ms; /* INT64_MAX: no --until */
-    uint64_t batch;
+    uint64_t batch_max;
     uint64_t retries;
     struct http_client *http;
-    struct tw_buf body;
+    struct http_batch batch;
     struct tw_buf event;
     char source[REPLAY_SOURCE_MAX]; /* of the batch being built */
-    size_t in_batch;
     uint64_t read;
-    uint64_t sent;
-    uint64_t not_taken; /* in batches not answered 200 */
-    uint64_t skipped;   /* no event, or a source without a write key */
+    uint64_t skipped; /* no event, or a source without a write key */
     uint64_t start_ns;
     uint64_t drawn_ns;
     bool fatal; /* the collector cannot be reached, or refused the key */
@@ -109,7 +106,7 @@ static void replay_progress(struct replay_state *s, bool final)
     }
     s->drawn_ns = now;
     fprintf(stderr, "\r  %" PRIu64 " read, %" PRIu64 " sent, %.0f/s", s->read,
-            s->sent, secs > 0 ? (double)s->sent / secs : 0.0);
+            s->batch.taken, secs > 0 ? (double)s->batch.taken / secs : 0.0);
     fputs(final ? "\n" : "   ", stderr);
 }
 
@@ -126,34 +123,15 @@ static const struct cfg_source *source_named(const struct tw_config *config,
 
 static void flush_batch(struct replay_state *s)
 {
-    const char *answer;
-    size_t answer_len;
+    char whose[REPLAY_SOURCE_MAX + 16];
     long status;
 
-    if (s->in_batch == 0) {
-        return;
+    if (s->batch.events == 0) {
+        return; /* keeps fatal as it was */
     }
-    tw_buf_puts(&s->body, "]}");
-    status = http_client_post(s->http, s->body.data, s->body.len);
-    answer = http_client_answer(s->http, &answer_len);
-    if (status == 200) {
-        s->sent += s->in_batch;
-    } else {
-        s->not_taken += s->in_batch;
-        fprintf(stderr,
-                "%strackway failed replay: a batch of %zu events of source "
-                "'%s' was not taken: ",
-                s->progress ? "\n" : "", s->in_batch, s->source);
-        if (status == 0) {
-            fprintf(stderr, "no answer from %s\n", http_client_url(s->http));
-        } else {
-            fprintf(stderr, "HTTP %ld %.*s\n", status,
-                    (int)(answer_len > 300 ? 300 : answer_len), answer);
-        }
-        s->fatal = status == 0 || status == 401;
-    }
-    s->in_batch = 0;
-    tw_buf_reset(&s->body);
+    snprintf(whose, sizeof(whose), " of source '%s'", s->source);
+    status = http_client_post_batch(s->http, &s->batch, whose);
+    s->fatal = status == 0 || status == 401;
     replay_progress(s, false);
 }
 
@@ -189,24 +167,17 @@ static void write_event(struct replay_state *s, struct tw_json event,
 
 static void add_event(struct replay_state *s, const char *source)
 {
-    size_t len = s->event.len;
-
-    if (s->in_batch > 0 &&
-        (strcmp(s->source, source) != 0 || s->in_batch >= s->batch ||
-         s->body.len + len + 2 > REPLAY_BATCH_BYTES)) {
+    if (http_batch_full(&s->batch, s->event.len) ||
+        (s->batch.events > 0 && strcmp(s->source, source) != 0)) {
         flush_batch(s);
     }
     if (s->fatal) {
         return;
     }
-    if (s->in_batch == 0) {
+    if (s->batch.events == 0) {
         snprintf(s->source, sizeof(s->source), "%s", source);
-        tw_buf_puts(&s->body, "{\"batch\":[");
-    } else {
-        tw_buf_putc(&s->body, ',');
     }
-    tw_buf_append(&s->body, s->event.data, len);
-    s->in_batch++;
+    tw_buf_append(http_batch_add(&s->batch), s->event.data, s->event.len);
 }
 
 /* The collector's base URL when --url is not given: where it listens,
@@ -271,7 +242,8 @@ static bool source_ready(struct replay_state *s, const struct tw_config *config,
         s->fatal = true;
         return false;
     }
-    if (!s->dry_run && (s->in_batch == 0 || strcmp(s->source, source) != 0)) {
+    if (!s->dry_run &&
+        (s->batch.events == 0 || strcmp(s->source, source) != 0)) {
         flush_batch(s);
         http_client_set_key(s->http, src->write_keys[0]);
     }
@@ -354,9 +326,9 @@ static void replay_summary(struct replay_state *s, int64_t start_ms)
             " sent in %" PRIu64 " requests (%" PRIu64 " retried, %" PRIu64
             " answered 200), %" PRIu64 " not taken, %" PRIu64
             " skipped, in %.2f s\n",
-            s->read, s->sent, hs.requests, hs.retried, hs.ok, s->not_taken,
-            s->skipped, secs);
-    if (s->sent > 0) {
+            s->read, s->batch.taken, hs.requests, hs.retried, hs.ok,
+            s->batch.not_taken, s->skipped, secs);
+    if (s->batch.taken > 0) {
         tw_format_time(start_ms, since, sizeof(since));
         fprintf(stderr,
                 "Events that pass now are stored; those that still fail "
@@ -372,7 +344,8 @@ static int replay_run(struct replay_state *s, struct follow_run *t,
     int64_t start_ms = tw_now_ms();
     int status;
 
-    tw_buf_init(&s->body, REPLAY_EVENT_MAX + 64);
+    http_batch_init(&s->batch, s->batch_max, REPLAY_BATCH_BYTES,
+                    REPLAY_EVENT_MAX + 64, false);
     tw_buf_init(&s->event, REPLAY_EVENT_MAX);
     s->start_ns = tw_monotonic_ns();
     t->print_ctx = s;
@@ -384,14 +357,14 @@ static int replay_run(struct replay_state *s, struct follow_run *t,
     if (status != CLI_EXIT_USAGE) {
         replay_summary(s, start_ms);
     }
-    tw_buf_free(&s->body);
+    http_batch_free(&s->batch);
     tw_buf_free(&s->event);
     http_client_free(s->http);
     if (status != CLI_EXIT_OK) {
         return status;
     }
-    return s->fatal || s->not_taken > 0 || s->skipped > 0 ? CLI_EXIT_FAIL
-                                                          : CLI_EXIT_OK;
+    return s->fatal || s->batch.not_taken > 0 || s->skipped > 0 ? CLI_EXIT_FAIL
+                                                                : CLI_EXIT_OK;
 }
 
 int cli_failed_replay_main(int argc, char **argv)
@@ -412,8 +385,10 @@ int cli_failed_replay_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct follow_run t = {.cmd = "failed replay", .failed_log = true};
-    struct replay_state s = {
-        .until_ms = INT64_MAX, .batch = 100, .retries = 8, .progress = true};
+    struct replay_state s = {.until_ms = INT64_MAX,
+                             .batch_max = 100,
+                             .retries = 8,
+                             .progress = true};
     enum follow_start start = FOLLOW_FROM_START;
     int64_t since_ms = 0;
     int c;
@@ -443,7 +418,7 @@ int cli_failed_replay_main(int argc, char **argv)
                 return replay_usage("--until: ", tw_err_message());
             }
         } else if (c == 'b') {
-            if (tw_parse_u64(optarg, &s.batch) != 0 || s.batch == 0) {
+            if (tw_parse_u64(optarg, &s.batch_max) != 0 || s.batch_max == 0) {
                 return replay_usage("--batch needs a count of 1 or more: ",
                                     optarg);
             }

@@ -71,12 +71,9 @@ struct send_state {
     struct send_opts o;
     struct http_client *http;
     struct tw_json_parser *parser;
-    struct tw_buf body;
-    size_t in_batch;
+    struct http_batch batch;
     uint64_t lines;
     uint64_t invalid;
-    uint64_t sent;
-    uint64_t refused; /* in batches answered 4xx or given up on */
     uint64_t bytes_read;
     uint64_t file_size;
     uint64_t start_ns;
@@ -93,8 +90,8 @@ static void progress(struct send_state *s, bool final)
         return;
     }
     s->drawn_ns = now;
-    fprintf(stderr, "\r  %" PRIu64 " events sent, %.0f/s", s->sent,
-            secs > 0 ? (double)s->sent / secs : 0.0);
+    fprintf(stderr, "\r  %" PRIu64 " events sent, %.0f/s", s->batch.taken,
+            secs > 0 ? (double)s->batch.taken / secs : 0.0);
     if (s->file_size > 0) {
         double done = (double)s->bytes_read / (double)s->file_size;
         fprintf(stderr, "  [%3.0f%%]", done * 100);
@@ -107,38 +104,10 @@ static void progress(struct send_state *s, bool final)
 
 static void flush_batch(struct send_state *s)
 {
-    const char *answer;
-    size_t answer_len;
-    long status;
+    long status = http_client_post_batch(s->http, &s->batch, "");
 
-    if (s->in_batch == 0) {
-        return;
-    }
-    tw_buf_puts(&s->body, "]}");
-    status = http_client_post(s->http, s->body.data, s->body.len);
-    answer = http_client_answer(s->http, &answer_len);
-    if (status == 200) {
-        s->sent += s->in_batch;
-    } else {
-        s->refused += s->in_batch;
-        fprintf(stderr,
-                "%strackway send: a batch of %zu events was not "
-                "taken: HTTP %ld %.*s\n",
-                s->o.progress ? "\n" : "", s->in_batch, status,
-                (int)(answer_len > 300 ? 300 : answer_len), answer);
-        s->fatal = status == 401;
-    }
-    s->in_batch = 0;
-    tw_buf_reset(&s->body);
+    s->fatal = status == 401;
     progress(s, false);
-}
-
-static void batch_start(struct send_state *s)
-{
-    char now[TW_TIME_TEXT_MAX];
-
-    tw_format_time(tw_now_ms(), now, sizeof(now));
-    tw_buf_printf(&s->body, "{\"sentAt\":\"%s\",\"batch\":[", now);
 }
 
 /* Adds one line to the batch, with a messageId when it has none. */
@@ -146,6 +115,7 @@ static void add_line(struct send_state *s, const char *line, size_t len)
 {
     struct tw_json root;
     struct tw_json id;
+    struct tw_buf *body;
     const char *brace;
     char uuid[37];
 
@@ -158,25 +128,20 @@ static void add_line(struct send_state *s, const char *line, size_t len)
                 s->lines, parsed ? "not a JSON object" : tw_err_message());
         return;
     }
-    if (s->in_batch > 0 && (s->in_batch >= s->o.batch ||
-                            s->body.len + len + 64 > s->o.max_bytes)) {
+    /* Room for a messageId put in front: {"messageId":"UUID", */
+    if (http_batch_full(&s->batch, len + 64)) {
         flush_batch(s);
     }
-    if (s->in_batch == 0) {
-        batch_start(s);
-    } else {
-        tw_buf_putc(&s->body, ',');
-    }
+    body = http_batch_add(&s->batch);
     brace = memchr(line, '{', len);
     if (!tw_json_get(root, "messageId", &id)) {
         msg_new_id(uuid);
-        tw_buf_printf(&s->body, "{\"messageId\":\"%s\"%s", uuid,
+        tw_buf_printf(body, "{\"messageId\":\"%s\"%s", uuid,
                       tw_json_count(root) > 0 ? "," : "");
-        tw_buf_append(&s->body, brace + 1, len - (size_t)(brace + 1 - line));
+        tw_buf_append(body, brace + 1, len - (size_t)(brace + 1 - line));
     } else {
-        tw_buf_append(&s->body, line, len);
+        tw_buf_append(body, line, len);
     }
-    s->in_batch++;
 }
 
 static int send_setup(struct send_state *s)
@@ -195,13 +160,13 @@ static int send_setup(struct send_state *s)
         return -1;
     }
     http_client_set_key(s->http, s->o.key);
-    tw_buf_init(&s->body, opts.max_body);
+    http_batch_init(&s->batch, s->o.batch, s->o.max_bytes, opts.max_body, true);
     return 0;
 }
 
 static void send_teardown(struct send_state *s)
 {
-    tw_buf_free(&s->body);
+    http_batch_free(&s->batch);
     tw_json_parser_free(s->parser);
     http_client_free(s->http);
 }
@@ -246,10 +211,11 @@ static int send_all(struct send_state *s, FILE *in)
             "trackway send: %" PRIu64 " events sent in %" PRIu64
             " requests (%" PRIu64 " retried), %" PRIu64 " not taken, %" PRIu64
             " invalid lines, in %.2f s (%.0f events/s)\n",
-            s->sent, hs.requests, hs.retried, s->refused, s->invalid, secs,
-            secs > 0 ? (double)s->sent / secs : 0.0);
-    return s->refused == 0 && s->invalid == 0 && !s->fatal ? CLI_EXIT_OK
-                                                           : CLI_EXIT_FAIL;
+            s->batch.taken, hs.requests, hs.retried, s->batch.not_taken,
+            s->invalid, secs, secs > 0 ? (double)s->batch.taken / secs : 0.0);
+    return s->batch.not_taken == 0 && s->invalid == 0 && !s->fatal
+               ? CLI_EXIT_OK
+               : CLI_EXIT_FAIL;
 }
 
 static int send_usage(const char *what, const char *arg)

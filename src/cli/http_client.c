@@ -5,14 +5,20 @@
 #include "cli/http_client.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zlib.h>
 
+#include "common/clock.h"
+#include "common/units.h"
+
 #define HTTP_ANSWER_MAX (64u * 1024)
 #define HTTP_KEY_MAX 512
+/* How much of a refusing answer a message quotes. */
+#define HTTP_QUOTE_MAX 300
 
 struct http_client {
     struct http_client_opts o;
@@ -217,4 +223,74 @@ void http_client_stats(const struct http_client *c,
                        struct http_client_stats *out)
 {
     *out = c->stats;
+}
+
+void http_batch_init(struct http_batch *b, size_t max_events, size_t max_bytes,
+                     size_t ceiling, bool sent_at)
+{
+    *b = (struct http_batch){
+        .max_events = max_events, .max_bytes = max_bytes, .sent_at = sent_at};
+    tw_buf_init(&b->body, ceiling);
+}
+
+void http_batch_free(struct http_batch *b)
+{
+    tw_buf_free(&b->body);
+}
+
+bool http_batch_full(const struct http_batch *b, size_t len)
+{
+    /* Two bytes more: the comma before the event and the closing "]}". */
+    return b->events > 0 &&
+           (b->events >= b->max_events || b->body.len + len + 2 > b->max_bytes);
+}
+
+struct tw_buf *http_batch_add(struct http_batch *b)
+{
+    char now[TW_TIME_TEXT_MAX];
+
+    if (b->events > 0) {
+        tw_buf_putc(&b->body, ',');
+    } else if (b->sent_at) {
+        tw_format_time(tw_now_ms(), now, sizeof(now));
+        tw_buf_printf(&b->body, "{\"sentAt\":\"%s\",\"batch\":[", now);
+    } else {
+        tw_buf_puts(&b->body, "{\"batch\":[");
+    }
+    b->events++;
+    return &b->body;
+}
+
+long http_client_post_batch(struct http_client *c, struct http_batch *b,
+                            const char *whose)
+{
+    const char *answer;
+    size_t answer_len;
+    long status;
+
+    if (b->events == 0) {
+        return 200;
+    }
+    tw_buf_puts(&b->body, "]}");
+    status = http_client_post(c, b->body.data, b->body.len);
+    if (status == 200) {
+        b->taken += b->events;
+    } else {
+        b->not_taken += b->events;
+        answer = http_client_answer(c, &answer_len);
+        fprintf(stderr,
+                "%strackway %s: a batch of %zu events%s was not taken: ",
+                c->o.progress ? "\n" : "", c->o.cmd, b->events, whose);
+        if (status == 0) {
+            fprintf(stderr, "no answer from %s\n", c->url);
+        } else {
+            fprintf(stderr, "HTTP %ld %.*s\n", status,
+                    (int)(answer_len > HTTP_QUOTE_MAX ? HTTP_QUOTE_MAX
+                                                      : answer_len),
+                    answer);
+        }
+    }
+    b->events = 0;
+    tw_buf_reset(&b->body);
+    return status;
 }

@@ -64,4 +64,43 @@ const char *http_client_url(const struct http_client *c);
 void http_client_stats(const struct http_client *c,
                        struct http_client_stats *out);
 
+/*
+ * A /v1/batch body being built. Events go in one at a time until it
+ * holds max_events, or one more would take it past max_bytes; posting
+ * empties it and counts its events as taken or not.
+ */
+struct http_batch {
+    struct tw_buf body;
+    size_t events; /* in the body now */
+    size_t max_events;
+    size_t max_bytes;
+    bool sent_at;       /* open each body with a sentAt of that time */
+    uint64_t taken;     /* events in batches answered 200 */
+    uint64_t not_taken; /* events in batches answered otherwise */
+};
+
+/* ceiling bounds the body's memory: max_bytes plus the largest event. */
+void http_batch_init(struct http_batch *b, size_t max_events, size_t max_bytes,
+                     size_t ceiling, bool sent_at);
+void http_batch_free(struct http_batch *b);
+
+/* Whether an event of len more bytes has to go in the next batch. */
+bool http_batch_full(const struct http_batch *b, size_t len);
+
+/*
+ * Makes room for one more event: opens the body, or puts the comma after
+ * the one before. The caller appends the event's JSON to the result.
+ */
+struct tw_buf *http_batch_add(struct http_batch *b);
+
+/*
+ * Posts the batch, when it holds anything, and empties it. An answer
+ * other than 200 is said on stderr: "trackway CMD: a batch of N events
+ * WHOSE was not taken: ", then "no answer from URL" or the status and
+ * the start of the answer; whose is "" or, say, " of source 'web'".
+ * Returns the status as http_client_post does, or 200 for an empty batch.
+ */
+long http_client_post_batch(struct http_client *c, struct http_batch *b,
+                            const char *whose);
+
 #endif
