@@ -167,8 +167,9 @@ static void write_event(struct replay_state *s, struct tw_json event,
 
 static void add_event(struct replay_state *s, const char *source)
 {
-    if (http_batch_full(&s->batch, s->event.len) ||
-        (s->batch.events > 0 && strcmp(s->source, source) != 0)) {
+    /* A batch holds one source's events: source_ready posted the last
+     * source's batch before it set the new key. */
+    if (http_batch_full(&s->batch, s->event.len)) {
         flush_batch(s);
     }
     if (s->fatal) {

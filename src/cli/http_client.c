@@ -208,17 +208,6 @@ long http_client_post(struct http_client *c, const char *body, size_t len)
     return status;
 }
 
-const char *http_client_answer(const struct http_client *c, size_t *len)
-{
-    *len = c->answer.len;
-    return c->answer.data != NULL ? c->answer.data : "";
-}
-
-const char *http_client_url(const struct http_client *c)
-{
-    return c->url;
-}
-
 void http_client_stats(const struct http_client *c,
                        struct http_client_stats *out)
 {
@@ -264,8 +253,7 @@ struct tw_buf *http_batch_add(struct http_batch *b)
 long http_client_post_batch(struct http_client *c, struct http_batch *b,
                             const char *whose)
 {
-    const char *answer;
-    size_t answer_len;
+    size_t quoted;
     long status;
 
     if (b->events == 0) {
@@ -277,17 +265,16 @@ long http_client_post_batch(struct http_client *c, struct http_batch *b,
         b->taken += b->events;
     } else {
         b->not_taken += b->events;
-        answer = http_client_answer(c, &answer_len);
         fprintf(stderr,
                 "%strackway %s: a batch of %zu events%s was not taken: ",
                 c->o.progress ? "\n" : "", c->o.cmd, b->events, whose);
         if (status == 0) {
             fprintf(stderr, "no answer from %s\n", c->url);
         } else {
-            fprintf(stderr, "HTTP %ld %.*s\n", status,
-                    (int)(answer_len > HTTP_QUOTE_MAX ? HTTP_QUOTE_MAX
-                                                      : answer_len),
-                    answer);
+            quoted =
+                c->answer.len < HTTP_QUOTE_MAX ? c->answer.len : HTTP_QUOTE_MAX;
+            fprintf(stderr, "HTTP %ld %.*s\n", status, (int)quoted,
+                    quoted > 0 ? c->answer.data : "");
         }
     }
     b->events = 0;

@@ -49,17 +49,9 @@ void http_client_set_key(struct http_client *c, const char *key);
 
 /*
  * Posts a JSON body, retrying as the header says. Returns the last HTTP
- * status, or 0 when every attempt failed on the network; the last
- * answer's body stays readable through http_client_answer until the
- * next post.
+ * status, or 0 when every attempt failed on the network.
  */
 long http_client_post(struct http_client *c, const char *body, size_t len);
-
-/* The last answer's body (not NUL-terminated) and its length. */
-const char *http_client_answer(const struct http_client *c, size_t *len);
-
-/* The endpoint posted to, for messages. */
-const char *http_client_url(const struct http_client *c);
 
 void http_client_stats(const struct http_client *c,
                        struct http_client_stats *out);
