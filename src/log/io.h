@@ -5,8 +5,9 @@
  * that tests can make the disk fail on demand (ENOSPC, EIO, short writes)
  * and check that an append fails cleanly and the log recovers once the
  * fault clears. With no fault armed each call is the plain system call
- * plus one relaxed atomic load. The file sink (src/sinks/file.c) does its
- * writes, syncs and truncates through here too, for the same tests.
+ * plus one relaxed atomic load. The file sink (src/sinks/file.c and
+ * file_dir.c) does its writes, syncs and truncates through here too, for
+ * the same tests.
  */
 #ifndef TW_LOG_IO_H
 #define TW_LOG_IO_H

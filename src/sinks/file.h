@@ -101,7 +101,7 @@ void sink_file_options_init(struct sink_file_options *opts, const char *dir);
  * Opens (creating if needed) the sink's directory, takes its lock file
  * (<dir>/<prefix>.lock: one sink per directory and prefix, in any
  * process: TW_EBUSY otherwise) and recovers whatever a crash left, as
- * file.c describes; the recovery is in sink_file_stats. name is the
+ * file_dir.c describes; the recovery is in sink_file_stats. name is the
  * destination's, for logs and messages; the sink keeps a copy. Returns 0
  * and the sink in *out, owned by the caller and freed with sink_destroy;
  * or TW_EINVAL for bad options, the error of a directory that cannot be
