@@ -219,29 +219,38 @@ static char *dead_letter_of(struct trace *t, const char *dest, int64_t *at_ms)
 
 /*
  * When the commit that delivered the event happened, from the status
- * marks; older than the oldest mark (or the server restarted since): only
- * that it was before it.
+ * file's marks: an exact time for recent deliveries, a window that
+ * widens with age for older ones (deliver/marks.h); older than every
+ * mark: only that it was before the first.
  */
 static void print_delivered(const struct cfg_destination *d,
                             const struct trace_hit *h,
                             const struct dest_status *st, bool have_status)
 {
-    const struct deliver_part_status *s = &st->part;
-    char when[TW_TIME_TEXT_MAX];
+    char first[TW_TIME_TEXT_MAX];
+    char last[TW_TIME_TEXT_MAX];
+    int64_t first_ms;
+    int64_t last_ms;
+    bool before = false;
+    bool known =
+        have_status && deliver_marks_when(&st->part.marks, h->offset, &first_ms,
+                                          &last_ms, &before);
 
-    for (unsigned k = 0; have_status && k < s->mark_count; k++) {
-        if (s->marks[k].from <= h->offset && h->offset < s->marks[k].offset) {
-            tw_format_time(s->marks[k].ms, when, sizeof(when));
-            printf("  %-16s delivered at %s\n", d->name, when);
-            return;
+    if (known) {
+        tw_format_time(first_ms, first, sizeof(first));
+        tw_format_time(last_ms, last, sizeof(last));
+        if (first_ms == last_ms) {
+            printf("  %-16s delivered at %s\n", d->name, first);
+        } else {
+            printf("  %-16s delivered between %s and %s\n", d->name, first,
+                   last);
         }
+    } else if (before) {
+        tw_format_time(st->part.marks.mark[0].first_ms, first, sizeof(first));
+        printf("  %-16s delivered before %s\n", d->name, first);
+    } else {
+        printf("  %-16s delivered\n", d->name);
     }
-    if (have_status && s->mark_count > 0 && h->offset < s->marks[0].from) {
-        tw_format_time(s->marks[0].ms, when, sizeof(when));
-        printf("  %-16s delivered before %s\n", d->name, when);
-        return;
-    }
-    printf("  %-16s delivered\n", d->name);
 }
 
 static void print_waiting(const struct cfg_destination *d,

@@ -446,11 +446,44 @@ static void tick_cb(void *ctx, struct deliver_dest *running)
     status_tick(sd, running);
 }
 
+/*
+ * The delivery times the last run wrote to dest's status file, so that
+ * trace can still say when events were delivered before this start.
+ * NULL when there are none; the file is advisory, so a damaged one only
+ * costs those times. The caller frees the array.
+ */
+static struct deliver_marks *previous_marks(const struct tw_config *c,
+                                            const char *dest,
+                                            struct log *events, uint32_t *count)
+{
+    uint32_t partitions = log_partitions(events);
+    struct deliver_marks *marks = calloc(partitions, sizeof(*marks));
+    int rc;
+
+    *count = 0;
+    if (marks == NULL) {
+        return NULL;
+    }
+    rc = dest_status_read_marks(c, dest, marks, partitions, count);
+    if (rc != 0 && rc != TW_ENOENT) {
+        OBS_LOG(OBS_WARN, "serve",
+                "cannot read a destination's last status; trace will not "
+                "know when it delivered before this start",
+                "dest=%s error=\"%s\"", dest, tw_err_message());
+    }
+    if (*count == 0) {
+        free(marks);
+        return NULL;
+    }
+    return marks;
+}
+
 static int dest_start(const char *cmd, const struct tw_config *c,
                       struct log *events, struct serve_dest *sd)
 {
     const struct cfg_destination *d = sd->cfg;
     struct deliver_options o;
+    struct deliver_marks *marks;
     char dlq[256];
     int rc;
 
@@ -493,11 +526,14 @@ static int dest_start(const char *cmd, const struct tw_config *c,
     sd->events = events;
     sd->paused = d->paused || pause_requested(sd);
     o.start_paused = sd->paused;
+    marks = previous_marks(c, d->name, events, &o.previous_marks_count);
+    o.previous_marks = marks;
     rc = deliver_dest_start(&o, &sd->running);
     if (rc != 0) {
         fprintf(stderr, "trackway %s: destination %s: %s\n", cmd, d->name,
                 tw_err_message());
     }
+    free(marks);
     return rc;
 }
 

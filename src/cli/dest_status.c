@@ -36,11 +36,12 @@ static void write_part(struct tw_buf *b, const struct deliver_part_status *s)
         s->attempt, (long long)s->retry_at_ms, s->last_status);
     tw_jw_cstring(b, s->last_error);
     tw_buf_puts(b, ",\"marks\":[");
-    for (unsigned k = 0; k < s->mark_count; k++) {
-        tw_buf_printf(b, "%s[%llu,%llu,%lld]", k > 0 ? "," : "",
-                      (unsigned long long)s->marks[k].from,
-                      (unsigned long long)s->marks[k].offset,
-                      (long long)s->marks[k].ms);
+    for (unsigned k = 0; k < s->marks.count; k++) {
+        const struct deliver_mark *m = &s->marks.mark[k];
+
+        tw_buf_printf(b, "%s[%llu,%llu,%lld,%lld]", k > 0 ? "," : "",
+                      (unsigned long long)m->from, (unsigned long long)m->to,
+                      (long long)m->first_ms, (long long)m->last_ms);
     }
     tw_buf_puts(b, "]}");
 }
@@ -119,10 +120,37 @@ static bool get_bool(struct tw_json obj, const char *key)
            tw_json_bool(v);
 }
 
+/* [from, to, first_ms, last_ms]; [from, to, ms] as files before said. */
+static void read_mark(struct tw_json mark, struct deliver_marks *marks)
+{
+    struct tw_json_iter it;
+    struct tw_json field;
+    int64_t v[4];
+    unsigned n = 0;
+
+    if (tw_json_type(mark) != TW_JSON_ARRAY) {
+        return;
+    }
+    tw_json_iter_init(&it, mark);
+    while (n < 4 && tw_json_array_next(&it, &field) &&
+           tw_json_type(field) == TW_JSON_INT) {
+        v[n++] = tw_json_int(field);
+    }
+    if (n < 3 || v[0] < 0 || v[1] < 0) {
+        return;
+    }
+    marks->mark[marks->count++] = (struct deliver_mark){
+        .from = (uint64_t)v[0],
+        .to = (uint64_t)v[1],
+        .first_ms = v[2],
+        .last_ms = n == 4 ? v[3] : v[2],
+    };
+}
+
 static void read_part(struct tw_json obj, struct deliver_part_status *s)
 {
     struct tw_json v;
-    struct tw_json pair;
+    struct tw_json mark;
     struct tw_json_iter it;
 
     s->committed = get_u64(obj, "committed");
@@ -143,21 +171,8 @@ static void read_part(struct tw_json obj, struct deliver_part_status *s)
         return;
     }
     tw_json_iter_init(&it, v);
-    while (s->mark_count < DELIVER_MARKS && tw_json_array_next(&it, &pair)) {
-        struct tw_json_iter in;
-        struct tw_json from;
-        struct tw_json offset;
-        struct tw_json ms;
-
-        tw_json_iter_init(&in, pair);
-        if (tw_json_type(pair) == TW_JSON_ARRAY &&
-            tw_json_array_next(&in, &from) &&
-            tw_json_array_next(&in, &offset) && tw_json_array_next(&in, &ms)) {
-            s->marks[s->mark_count].from = (uint64_t)tw_json_int(from);
-            s->marks[s->mark_count].offset = (uint64_t)tw_json_int(offset);
-            s->marks[s->mark_count].ms = tw_json_int(ms);
-            s->mark_count++;
-        }
+    while (s->marks.count < DELIVER_MARKS && tw_json_array_next(&it, &mark)) {
+        read_mark(mark, &s->marks);
     }
 }
 
@@ -181,12 +196,17 @@ static int read_text(const char *path, char **text, size_t *len)
     return 0;
 }
 
-int dest_status_read(const struct tw_config *c, const char *dest,
-                     uint32_t partition, struct dest_status *out)
+/*
+ * Reads the file's head into *head and partitions [first, first + count)
+ * into parts; *found says how many of those the file had.
+ */
+static int load(const struct tw_config *c, const char *dest,
+                struct dest_status *head, struct deliver_part_status *parts,
+                uint32_t first, uint32_t count, uint32_t *found)
 {
     struct tw_json_parser *parser = NULL;
     struct tw_json root;
-    struct tw_json parts;
+    struct tw_json list;
     struct tw_json part;
     struct tw_json_iter it;
     char path[4096];
@@ -194,7 +214,7 @@ int dest_status_read(const struct tw_config *c, const char *dest,
     size_t len = 0;
     int rc;
 
-    memset(out, 0, sizeof(*out));
+    *found = 0;
     dest_status_path(c, dest, path, sizeof(path));
     rc = read_text(path, &text, &len);
     if (rc == 0) {
@@ -202,25 +222,57 @@ int dest_status_read(const struct tw_config *c, const char *dest,
     }
     if (rc == 0 && (tw_json_parse(parser, text, len, &root) != 0 ||
                     tw_json_type(root) != TW_JSON_OBJECT ||
-                    !tw_json_get(root, "partitions", &parts) ||
-                    tw_json_type(parts) != TW_JSON_ARRAY)) {
+                    !tw_json_get(root, "partitions", &list) ||
+                    tw_json_type(list) != TW_JSON_ARRAY)) {
         rc = tw_err_set(TW_EINVAL, "%s is not a status file", path);
     }
     if (rc == 0) {
-        out->written_ms = (int64_t)get_u64(root, "written_ms");
-        out->paused = get_bool(root, "paused");
-        out->breaker_open = get_bool(root, "breaker_open");
-        rc = TW_ENOENT;
-        tw_json_iter_init(&it, parts);
-        for (uint32_t i = 0; tw_json_array_next(&it, &part); i++) {
-            if (i == partition && tw_json_type(part) == TW_JSON_OBJECT) {
-                read_part(part, &out->part);
-                rc = 0;
+        head->written_ms = (int64_t)get_u64(root, "written_ms");
+        head->paused = get_bool(root, "paused");
+        head->breaker_open = get_bool(root, "breaker_open");
+        tw_json_iter_init(&it, list);
+        for (uint32_t i = 0;
+             i < first + count && tw_json_array_next(&it, &part); i++) {
+            if (i >= first && tw_json_type(part) == TW_JSON_OBJECT) {
+                read_part(part, &parts[i - first]);
+                *found = i - first + 1;
+            } else if (i >= first) {
                 break;
             }
         }
     }
     tw_json_parser_free(parser);
     free(text);
+    return rc;
+}
+
+int dest_status_read(const struct tw_config *c, const char *dest,
+                     uint32_t partition, struct dest_status *out)
+{
+    uint32_t found;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = load(c, dest, out, &out->part, partition, 1, &found);
+    return rc == 0 && found == 0 ? TW_ENOENT : rc;
+}
+
+int dest_status_read_marks(const struct tw_config *c, const char *dest,
+                           struct deliver_marks *marks, uint32_t count,
+                           uint32_t *found)
+{
+    struct deliver_part_status *parts = calloc(count, sizeof(*parts));
+    struct dest_status head;
+    int rc;
+
+    *found = 0;
+    if (parts == NULL) {
+        return tw_err_set(TW_ENOMEM, "out of memory for %u partitions", count);
+    }
+    rc = load(c, dest, &head, parts, 0, count, found);
+    for (uint32_t i = 0; rc == 0 && i < *found; i++) {
+        marks[i] = parts[i].marks;
+    }
+    free(parts);
     return rc;
 }

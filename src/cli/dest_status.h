@@ -45,4 +45,14 @@ TW_MUST_CHECK int dest_status_read(const struct tw_config *config,
                                    const char *dest, uint32_t partition,
                                    struct dest_status *out);
 
+/*
+ * The delivery times of partitions [0, count) that dest's status file
+ * holds, for a server starting again: *found partitions were read (0
+ * when the file has none). TW_ENOENT when there is no file.
+ */
+TW_MUST_CHECK int dest_status_read_marks(const struct tw_config *config,
+                                         const char *dest,
+                                         struct deliver_marks *marks,
+                                         uint32_t count, uint32_t *found);
+
 #endif

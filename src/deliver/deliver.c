@@ -51,12 +51,7 @@ struct deliver_part {
     int64_t retry_at_ms; /* 0: no retry waiting */
     char key[LOG_CURSOR_NAME_MAX + 64];
 
-    /* The latest commits, a ring: next goes at marks[mark_next]. */
-    uint64_t mark_from[DELIVER_MARKS];
-    uint64_t mark_offset[DELIVER_MARKS];
-    int64_t mark_ms[DELIVER_MARKS];
-    unsigned mark_next;
-    unsigned mark_count;
+    struct deliver_marks marks; /* when its commits were made */
 
     /* Set by the sink's completion, taken by the thread. */
     bool done;
@@ -407,13 +402,7 @@ static int commit(struct deliver_dest *d, struct deliver_part *p)
                 tw_err_message());
         return rc;
     }
-    if (p->batch_end > p->committed) {
-        p->mark_from[p->mark_next] = p->committed;
-        p->mark_offset[p->mark_next] = p->batch_end;
-        p->mark_ms[p->mark_next] = tw_now_ms();
-        p->mark_next = (p->mark_next + 1) % DELIVER_MARKS;
-        p->mark_count += p->mark_count < DELIVER_MARKS;
-    }
+    deliver_marks_add(&p->marks, p->committed, p->batch_end, tw_now_ms());
     p->committed = p->batch_end;
     return 0;
 }
@@ -867,6 +856,10 @@ static int parts_init(struct deliver_dest *d)
             return rc;
         }
         p->batch_end = p->committed;
+        if (i < d->o.previous_marks_count) {
+            p->marks = d->o.previous_marks[i];
+            deliver_marks_keep_valid(&p->marks, p->committed);
+        }
     }
     return log_cursor_hold(d->o.events, d->cursor, !d->o.backlog_skip);
 }
@@ -995,14 +988,7 @@ void deliver_dest_status(struct deliver_dest *d,
             snprintf(s->last_error, sizeof(s->last_error), "%s",
                      p->result.detail);
         }
-        for (unsigned k = 0; k < p->mark_count; k++) {
-            unsigned at = (p->mark_next + DELIVER_MARKS - p->mark_count + k) %
-                          DELIVER_MARKS;
-            s->marks[k].from = p->mark_from[at];
-            s->marks[k].offset = p->mark_offset[at];
-            s->marks[k].ms = p->mark_ms[at];
-        }
-        s->mark_count = p->mark_count;
+        s->marks = p->marks;
     }
     pthread_mutex_unlock(&d->lock);
 }

@@ -45,6 +45,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "deliver/marks.h"
 #include "json/json.h"
 #include "log/log.h"
 #include "sinks/sink.h"
@@ -102,6 +103,11 @@ struct deliver_options {
      * NULL. */
     void (*tick)(void *ctx, struct deliver_dest *dest);
     void *tick_ctx;
+    /* The delivery times an earlier run left, per partition (may be
+     * NULL; read by deliver_dest_start only), so that trace goes on
+     * saying when it delivered what it did. */
+    const struct deliver_marks *previous_marks;
+    uint32_t previous_marks_count;
 };
 
 void deliver_options_init(struct deliver_options *opts);
@@ -143,9 +149,6 @@ void deliver_dest_pause(struct deliver_dest *dest, bool paused);
 
 void deliver_dest_stats(struct deliver_dest *dest, struct deliver_stats *st);
 
-/* Commits a partition remembers, to say when an event was delivered. */
-#define DELIVER_MARKS 16
-
 /*
  * What one partition of a destination is doing: enough for `trackway
  * trace` to say whether an event is delivered (and about when), being
@@ -160,14 +163,7 @@ struct deliver_part_status {
     int64_t retry_at_ms; /* 0: not waiting for a retry */
     int last_status;     /* of the last failed attempt (HTTP code) or 0 */
     char last_error[200];
-    /* The latest commits, oldest first: at ms the cursor moved from from
-     * to offset, so the events [from, offset) were delivered then. */
-    struct {
-        uint64_t from;
-        uint64_t offset;
-        int64_t ms;
-    } marks[DELIVER_MARKS];
-    unsigned mark_count;
+    struct deliver_marks marks; /* when events were delivered */
 };
 
 /* The live partitions' status; parts holds log_partitions(events). */

@@ -261,6 +261,39 @@ def test_trace_says_delivered_when_retrying_after_what_and_being_sent(
     assert [e["messageId"] for e in stalled.events] == ["where-1"]
 
 
+def test_trace_still_says_when_an_event_was_delivered_after_a_restart(
+        trackway_bin, tmp_path, run_trackway):
+    config = delivery_config(tmp_path, {})
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z"
+
+    def trace(c, message_id):
+        return run_trackway("trace", "-c", c.config_path,
+                            message_id).stdout
+
+    def delivered_at(c, message_id):
+        found = []
+
+        def says():
+            match = re.search(r"lake +delivered at (" + stamp + ")",
+                              trace(c, message_id))
+            found[:] = [match.group(1)] if match else []
+            return bool(found)
+        assert wait_until(says), trace(c, message_id)
+        return found[0]
+
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        c.batch([track(messageId="before-restart")])
+        first = delivered_at(c, "before-restart")
+    c = Collector(trackway_bin, tmp_path, config)
+    with c:
+        c.batch([track(messageId="after-restart")])
+        delivered_at(c, "after-restart")
+        # The new run wrote its own status; the old delivery time is in
+        # it, not lost with the old process.
+        assert delivered_at(c, "before-restart") == first
+
+
 def test_a_stalled_and_a_down_destination_do_not_hold_up_a_healthy_one(
         trackway_bin, tmp_path, receivers):
     slow, fast = receivers(), receivers()

@@ -46,11 +46,12 @@ static void two_partitions(struct deliver_part_status parts[2])
     parts[0].batch_from = 30;
     parts[0].batch_to = 30;
     for (unsigned k = 0; k < 3; k++) {
-        parts[0].marks[k].from = 10 * k;
-        parts[0].marks[k].offset = 10 * (k + 1);
-        parts[0].marks[k].ms = 1764806400000 + 1000 * k;
+        parts[0].marks.mark[k].from = 10 * k;
+        parts[0].marks.mark[k].to = 10 * (k + 1);
+        parts[0].marks.mark[k].first_ms = 1764806400000 + 1000 * k;
+        parts[0].marks.mark[k].last_ms = 1764806400000 + 1000 * k + 500 * k;
     }
-    parts[0].mark_count = 3;
+    parts[0].marks.count = 3;
 
     parts[1].committed = 7;
     parts[1].batch_from = 7;
@@ -81,11 +82,15 @@ Test(dest_status, what_is_written_is_read_back_per_partition)
     cr_assert_geq(st.written_ms, before);
     cr_assert_eq(st.part.committed, 30);
     cr_assert_eq(st.part.batch_to, 30);
-    cr_assert_eq(st.part.mark_count, 3);
+    cr_assert_eq(st.part.marks.count, 3);
     for (unsigned k = 0; k < 3; k++) {
-        cr_assert_eq(st.part.marks[k].from, parts[0].marks[k].from);
-        cr_assert_eq(st.part.marks[k].offset, parts[0].marks[k].offset);
-        cr_assert_eq(st.part.marks[k].ms, parts[0].marks[k].ms);
+        const struct deliver_mark *got = &st.part.marks.mark[k];
+        const struct deliver_mark *want = &parts[0].marks.mark[k];
+
+        cr_assert_eq(got->from, want->from);
+        cr_assert_eq(got->to, want->to);
+        cr_assert_eq(got->first_ms, want->first_ms);
+        cr_assert_eq(got->last_ms, want->last_ms);
     }
 
     cr_assert_eq(dest_status_read(&fx.config, "hook", 1, &st), 0);
@@ -95,7 +100,7 @@ Test(dest_status, what_is_written_is_read_back_per_partition)
     cr_assert_eq(st.part.retry_at_ms, parts[1].retry_at_ms);
     cr_assert_eq(st.part.last_status, 503);
     cr_assert_str_eq(st.part.last_error, parts[1].last_error);
-    cr_assert_eq(st.part.mark_count, 0);
+    cr_assert_eq(st.part.marks.count, 0);
     fx_close(&fx);
 }
 
@@ -141,5 +146,54 @@ Test(dest_status, a_damaged_file_is_einval_and_a_rewrite_replaces_it)
                  0);
     cr_assert_eq(dest_status_read(&fx.config, "hook", 0, &st), 0);
     cr_assert_eq(st.part.committed, 30);
+    fx_close(&fx);
+}
+
+Test(dest_status, the_marks_of_every_partition_come_back_for_a_restart)
+{
+    struct fixture fx;
+    struct deliver_part_status parts[2];
+    struct deliver_marks marks[3];
+    uint32_t found = 99;
+
+    fx_open(&fx);
+    cr_assert_eq(dest_status_read_marks(&fx.config, "hook", marks, 3, &found),
+                 TW_ENOENT);
+    cr_assert_eq(found, 0);
+    two_partitions(parts);
+    cr_assert_eq(dest_status_write(&fx.config, "hook", parts, 2, false, false),
+                 0);
+    memset(marks, 0, sizeof(marks));
+    cr_assert_eq(dest_status_read_marks(&fx.config, "hook", marks, 3, &found),
+                 0, "%s", tw_err_message());
+    cr_assert_eq(found, 2, "the file has two partitions, not %u", found);
+    cr_assert_eq(marks[0].count, 3);
+    cr_assert_eq(marks[0].mark[2].to, 30);
+    cr_assert_eq(marks[0].mark[2].last_ms, parts[0].marks.mark[2].last_ms);
+    cr_assert_eq(marks[1].count, 0);
+    fx_close(&fx);
+}
+
+Test(dest_status, a_mark_of_three_numbers_is_one_exact_time)
+{
+    struct fixture fx;
+    struct dest_status st;
+    char path[4096];
+    FILE *f;
+
+    fx_open(&fx);
+    dest_status_path(&fx.config, "hook", path, sizeof(path));
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"written_ms\":1,\"partitions\":[{\"committed\":9,"
+          "\"marks\":[[0,4,1000],[4,9,2000,2600],[\"x\",1,2],[-1,3,4]]}]}",
+          f);
+    fclose(f);
+    cr_assert_eq(dest_status_read(&fx.config, "hook", 0, &st), 0);
+    cr_assert_eq(st.part.marks.count, 2, "the malformed marks are dropped");
+    cr_assert_eq(st.part.marks.mark[0].first_ms, 1000);
+    cr_assert_eq(st.part.marks.mark[0].last_ms, 1000);
+    cr_assert_eq(st.part.marks.mark[1].from, 4);
+    cr_assert_eq(st.part.marks.mark[1].last_ms, 2600);
     fx_close(&fx);
 }
