@@ -7,6 +7,8 @@
 #include "cli/delivery.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@ struct serve_dest {
     const struct cfg_destination *cfg;
     const struct tw_config *config;
     struct obs_ratelimit status_error_log;
+    _Atomic uint64_t status_write_failures;
     struct sink *sink;
     struct log *events;
     struct log *dlq;
@@ -415,18 +418,25 @@ static void status_tick(struct serve_dest *sd, struct deliver_dest *running)
     struct deliver_part_status *parts = calloc(count, sizeof(*parts));
     struct deliver_stats st;
     uint64_t suppressed;
+    int rc;
 
     if (parts == NULL) {
-        return;
+        rc = tw_err_set(TW_ENOMEM, "out of memory for %u partitions", count);
+    } else {
+        deliver_dest_status(running, parts);
+        deliver_dest_stats(running, &st);
+        rc = dest_status_write(sd->config, sd->cfg->name, parts, count,
+                               st.paused, st.breaker_open);
     }
-    deliver_dest_status(running, parts);
-    deliver_dest_stats(running, &st);
-    if (dest_status_write(sd->config, sd->cfg->name, parts, count, st.paused,
-                          st.breaker_open) != 0 &&
-        obs_ratelimit_allow(&sd->status_error_log, 60000, &suppressed)) {
-        OBS_LOG(OBS_WARN, "serve",
-                "cannot write a destination's status; trace will say less",
-                "dest=%s error=\"%s\"", sd->cfg->name, tw_err_message());
+    if (rc != 0) {
+        atomic_fetch_add(&sd->status_write_failures, 1);
+        if (obs_ratelimit_allow(&sd->status_error_log, 60000, &suppressed)) {
+            OBS_LOG(OBS_WARN, "serve",
+                    "cannot write a destination's status; trace will say "
+                    "less",
+                    "dest=%s error=\"%s\" suppressed=%" PRIu64, sd->cfg->name,
+                    tw_err_message(), suppressed);
+        }
     }
     free(parts);
 }
@@ -787,6 +797,16 @@ void delivery_metrics(void *ctx, struct tw_buf *out)
                 out, dest_flags[f].name, labels,
                 *(const bool *)((const char *)&st[i] + dest_flags[f].field));
         }
+    }
+    obs_metric_family(out, "trackway_dest_status_write_failures_total",
+                      "counter",
+                      "Times the status file trace reads could not be "
+                      "written (its age then shows in trace).");
+    for (size_t i = 0; i < d->count; i++) {
+        snprintf(labels, sizeof(labels), "destination=\"%s\"",
+                 d->dests[i].cfg->name);
+        obs_metric_u64(out, "trackway_dest_status_write_failures_total", labels,
+                       atomic_load(&d->dests[i].status_write_failures));
     }
     delivery_sink_metrics(d, out);
     delivery_file_sink_metrics(d, out);

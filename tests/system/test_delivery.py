@@ -294,6 +294,30 @@ def test_trace_still_says_when_an_event_was_delivered_after_a_restart(
         assert delivered_at(c, "before-restart") == first
 
 
+def test_a_status_file_that_cannot_be_written_is_counted_and_logged(
+        trackway_bin, tmp_path):
+    control = tmp_path / "data" / "control"
+    metric = 'trackway_dest_status_write_failures_total{destination="lake"}'
+    c = Collector(trackway_bin, tmp_path, delivery_config(tmp_path, {}))
+    with c:
+        assert wait_until(lambda: (control / "lake.status").exists())
+        assert c.metrics()[metric] == 0
+        # A directory where the server writes its temporary file: the
+        # rename-into-place cannot start, whoever runs the test.
+        (control / "lake.status.tmp").mkdir()
+        assert wait_until(lambda: c.metrics()[metric] >= 1)
+        assert "cannot write a destination's status" in c.stderr_text()
+        c.batch([track(messageId="still-delivered")])
+        assert wait_until(lambda: "still-delivered" in {
+            e["messageId"] for e in file_events(tmp_path / "lake")})
+        (control / "lake.status.tmp").rmdir()
+        failures = c.metrics()[metric]
+        before = (control / "lake.status").stat().st_mtime_ns
+        assert wait_until(
+            lambda: (control / "lake.status").stat().st_mtime_ns > before)
+        assert c.metrics()[metric] <= failures + 1
+
+
 def test_a_stalled_and_a_down_destination_do_not_hold_up_a_healthy_one(
         trackway_bin, tmp_path, receivers):
     slow, fast = receivers(), receivers()
