@@ -8,7 +8,39 @@
 #include <sys/stat.h>
 
 #include "collect/failed.h"
+#include "deliver/deliver.h"
 #include "log/embedded.h"
+
+/*
+ * The cursors of the destinations with backlog: block, so that they hold
+ * the log from its first moment open: its writer may run retention
+ * before the destinations start (a full log, restarted). The caller
+ * frees *names.
+ */
+static const char **holding_cursors(const struct tw_config *config,
+                                    char **names, size_t *count)
+{
+    size_t n = config->destination_count;
+    const char **list = calloc(n + 1, sizeof(*list));
+    size_t size = LOG_CURSOR_NAME_MAX + 1;
+
+    *count = 0;
+    *names = calloc(n + 1, size);
+    if (list == NULL || *names == NULL) {
+        free(list);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_destination *d = &config->destinations[i];
+
+        if (!d->backlog_skip) {
+            deliver_cursor_name(d->name, *names + *count * size, size);
+            list[*count] = *names + *count * size;
+            (*count)++;
+        }
+    }
+    return list;
+}
 
 /* Opens (or creates) the log named name under storage.path. */
 static int log_open(const struct tw_config *config, const char *name,
@@ -17,6 +49,9 @@ static int log_open(const struct tw_config *config, const char *name,
     const struct cfg_storage *s = &config->storage;
     struct log_options opts;
     char path[4096];
+    char *names = NULL;
+    const char **holding;
+    int rc;
 
     snprintf(path, sizeof(path), "%s/%s", s->path, name);
     log_options_init(&opts, path);
@@ -29,10 +64,20 @@ static int log_open(const struct tw_config *config, const char *name,
     opts.segment_max_bytes = s->segment_max_bytes;
     opts.retention.max_bytes = s->retention_max_bytes;
     opts.retention.max_age_ms = s->retention_max_age_ms;
-    /* Which cursors hold retention is said by their owners: each
-     * destination with backlog: block (src/deliver/deliver.h). */
+    /* Which cursors hold retention is said by their owners, each
+     * destination with backlog: block (src/deliver/deliver.h); theirs
+     * hold from the open on, before the destinations start. */
     opts.retention.keep_unread = false;
-    return log_embedded_open(&opts, out, NULL);
+    holding = holding_cursors(config, &names, &opts.retention.holding_count);
+    if (holding == NULL) {
+        free(names);
+        return tw_err_set(TW_ENOMEM, "no memory to open the %s log", name);
+    }
+    opts.retention.holding = holding;
+    rc = log_embedded_open(&opts, out, NULL);
+    free(holding);
+    free(names);
+    return rc;
 }
 
 int cli_log_open(const char *cmd, const struct tw_config *config,

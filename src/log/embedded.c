@@ -389,6 +389,12 @@ static int embedded_open_parts(struct log_embedded *log,
         report->cursors_clamped +=
             log_cursors_clamp(&log->cursors, i, log->parts[i].end_offset);
     }
+    for (size_t i = 0; i < log->opts.retention.holding_count; i++) {
+        (void)log_cursors_hold(&log->cursors, log->opts.retention.holding[i],
+                               true);
+    }
+    log->opts.retention.holding = NULL;
+    log->opts.retention.holding_count = 0;
     return 0;
 }
 

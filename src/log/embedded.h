@@ -49,6 +49,12 @@ struct log_retention {
      * disk budget may then be exceeded); false: delete it anyway and
      * report it in segments_deleted_unread. */
     bool keep_unread;
+    /* Cursors that hold (log_cursor_hold) from the moment the log opens,
+     * before the writer could run a retention pass; their owners set
+     * the mark again once they run. Names with no cursor yet are
+     * skipped. Read by log_embedded_open only. */
+    const char *const *holding;
+    size_t holding_count;
 };
 
 struct log_options {
