@@ -115,7 +115,8 @@ void deliver_replay_cursor_name(const char *dest, char *out, size_t size)
 
 /* ------------------------------------------------------------ reading -- */
 
-static int commit(struct deliver_dest *d, struct deliver_part *p);
+static int commit(struct deliver_dest *d, struct deliver_part *p,
+                  uint64_t delivered_to);
 
 /*
  * Retention removed offsets before start that p had not read: only a
@@ -161,7 +162,7 @@ static int part_open_reader(struct deliver_dest *d, struct deliver_part *p)
     if (p->batch_end < info.start_offset) {
         skip_removed(d, p, info.start_offset);
         if (p->count == 0) {
-            (void)commit(d, p);
+            (void)commit(d, p, p->committed); /* lost, not delivered */
         }
     }
     if (p->batch_end > info.end_offset) {
@@ -283,6 +284,7 @@ static void fill_batch(struct deliver_dest *d, struct deliver_part *p,
                        int64_t now)
 {
     struct log_record rec;
+    uint32_t read = 0;
     int rc = 0;
 
     uint32_t max = d->o.batch_max_events;
@@ -298,9 +300,7 @@ static void fill_batch(struct deliver_dest *d, struct deliver_part *p,
     while (p->count < max && p->data.len < d->o.batch_max_bytes &&
            log_reader_position(p->reader) < p->limit &&
            (rc = log_reader_next(p->reader, &rec)) == 1) {
-        if (p->replay) {
-            ratelimit_spend(&d->replay_pace, 1);
-        }
+        read++;
         if (p->count == 0) {
             p->first_read_ms = now;
         }
@@ -310,6 +310,11 @@ static void fill_batch(struct deliver_dest *d, struct deliver_part *p,
             break;
         }
         p->batch_end = rec.offset + 1;
+    }
+    /* Every record read counts against the pace, the ones --where
+     * leaves out too: reading is what the rate bounds. */
+    if (p->replay && read > 0) {
+        ratelimit_spend(&d->replay_pace, read);
     }
     if (rc == TW_ERANGE) {
         /* Retention removed the reader's place: start again past it. */
@@ -383,7 +388,12 @@ static void batch_reset(struct deliver_part *p)
     tw_buf_reset(&p->data);
 }
 
-static int commit(struct deliver_dest *d, struct deliver_part *p)
+/*
+ * Moves the cursor to batch_end; the events [committed, delivered_to)
+ * were delivered (delivered_to is committed when none were).
+ */
+static int commit(struct deliver_dest *d, struct deliver_part *p,
+                  uint64_t delivered_to)
 {
     struct log_partition_info info;
     int rc = log_cursor_commit(p->log, p->cursor, p->id, p->batch_end);
@@ -393,6 +403,11 @@ static int commit(struct deliver_dest *d, struct deliver_part *p)
     if (rc == TW_ERANGE && log_partition_info(p->log, p->id, &info) == 0 &&
         p->batch_end < info.start_offset) {
         skip_removed(d, p, info.start_offset);
+        /* The reader is still where the batch ended, before what was
+         * removed: reopened, it starts past it, and nothing is lost
+         * twice. */
+        log_reader_close(p->reader);
+        p->reader = NULL;
         rc = log_cursor_commit(p->log, p->cursor, p->id, p->batch_end);
     }
     if (rc != 0) {
@@ -402,7 +417,9 @@ static int commit(struct deliver_dest *d, struct deliver_part *p)
                 tw_err_message());
         return rc;
     }
-    deliver_marks_add(&p->marks, p->committed, p->batch_end, tw_now_ms());
+    if (!p->replay) { /* trace reads the live parts' marks only */
+        deliver_marks_add(&p->marks, p->committed, delivered_to, tw_now_ms());
+    }
     p->committed = p->batch_end;
     return 0;
 }
@@ -514,7 +531,7 @@ static void settle_dead(struct deliver_dest *d, struct deliver_part *p,
             p->result.detail);
     d->st.batches_dead++;
     d->st.events_dead += p->count;
-    if (commit(d, p) == 0) {
+    if (commit(d, p, p->batch_end) == 0) {
         batch_reset(p);
     }
 }
@@ -530,7 +547,7 @@ static void settle(struct deliver_dest *d, struct deliver_part *p, int64_t now)
         d->st.batches_ok++;
         d->st.events_delivered += p->count;
         d->st.events_replayed += p->replay ? p->count : 0;
-        if (commit(d, p) == 0) {
+        if (commit(d, p, p->batch_end) == 0) {
             batch_reset(p);
         } else {
             p->retry_at_ms = now + 1000;
@@ -601,7 +618,7 @@ static int64_t step(struct deliver_dest *d, struct deliver_part *p, int64_t now)
     }
     if (p->count == 0) {
         if (p->batch_end > p->committed) {
-            (void)commit(d, p); /* everything read was skipped */
+            (void)commit(d, p, p->batch_end); /* all skipped */
         }
         return DELIVER_POLL_MS;
     }
