@@ -260,7 +260,11 @@ long http_client_post_batch(struct http_client *c, struct http_batch *b,
         return 200;
     }
     tw_buf_puts(&b->body, "]}");
-    status = http_client_post(c, b->body.data, b->body.len);
+    /* A body cut short by memory is never posted: the collector would
+     * refuse it, and the events are counted as not taken either way. */
+    status = tw_buf_status(&b->body) == 0
+                 ? http_client_post(c, b->body.data, b->body.len)
+                 : -1;
     if (status == 200) {
         b->taken += b->events;
     } else {
@@ -268,7 +272,9 @@ long http_client_post_batch(struct http_client *c, struct http_batch *b,
         fprintf(stderr,
                 "%strackway %s: a batch of %zu events%s was not taken: ",
                 c->o.progress ? "\n" : "", c->o.cmd, b->events, whose);
-        if (status == 0) {
+        if (status == -1) {
+            fprintf(stderr, "out of memory for its body\n");
+        } else if (status == 0) {
             fprintf(stderr, "no answer from %s\n", c->url);
         } else {
             quoted =

@@ -71,7 +71,10 @@ struct http_batch {
     uint64_t not_taken; /* events in batches answered otherwise */
 };
 
-/* ceiling bounds the body's memory: max_bytes plus the largest event. */
+/*
+ * ceiling bounds the body's memory; it must hold max_bytes plus the
+ * largest event, the most a batch of one event over max_bytes reaches.
+ */
 void http_batch_init(struct http_batch *b, size_t max_events, size_t max_bytes,
                      size_t ceiling, bool sent_at);
 void http_batch_free(struct http_batch *b);
@@ -90,7 +93,8 @@ struct tw_buf *http_batch_add(struct http_batch *b);
  * other than 200 is said on stderr: "trackway CMD: a batch of N events
  * WHOSE was not taken: ", then "no answer from URL" or the status and
  * the start of the answer; whose is "" or, say, " of source 'web'".
- * Returns the status as http_client_post does, or 200 for an empty batch.
+ * Returns the status as http_client_post does, 200 for an empty batch,
+ * or -1 when the body could not be built (out of memory).
  */
 long http_client_post_batch(struct http_client *c, struct http_batch *b,
                             const char *whose);

@@ -238,8 +238,9 @@ static void append_refused(struct collect_request *r, int rc)
         snprintf(r->error, sizeof(r->error),
                  "storage is full: a destination that keeps its backlog "
                  "(backlog: block) has not yet delivered the oldest events; "
-                 "nothing of this request was kept, send it again after "
-                 "Retry-After");
+                 "some of this request may not have been kept, send it "
+                 "again after Retry-After (what was kept is deduplicated "
+                 "by messageId)");
         storage_full_warn(r->c, tw_err_message());
     } else {
         atomic_fetch_add(&r->c->append_errors, 1);

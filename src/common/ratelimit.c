@@ -3,13 +3,19 @@
 
 #include <math.h>
 
-void ratelimit_init(struct ratelimit *rl, double rate, double burst)
+/* A full bucket of the given size; the caller owns the lock. */
+static void fill(struct ratelimit *rl, double rate, double burst)
 {
-    pthread_mutex_init(&rl->lock, NULL);
     rl->rate = rate;
     rl->burst = burst > 0 ? burst : rate;
     rl->tokens = rl->burst;
     rl->last_ns = 0;
+}
+
+void ratelimit_init(struct ratelimit *rl, double rate, double burst)
+{
+    pthread_mutex_init(&rl->lock, NULL);
+    fill(rl, rate, burst);
 }
 
 void ratelimit_destroy(struct ratelimit *rl)
@@ -57,10 +63,7 @@ bool ratelimit_take(struct ratelimit *rl, double count, uint64_t now_ns,
 void ratelimit_reset(struct ratelimit *rl, double rate, double burst)
 {
     pthread_mutex_lock(&rl->lock);
-    rl->rate = rate;
-    rl->burst = burst > 0 ? burst : rate;
-    rl->tokens = rl->burst;
-    rl->last_ns = 0;
+    fill(rl, rate, burst);
     pthread_mutex_unlock(&rl->lock);
 }
 

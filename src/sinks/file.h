@@ -2,7 +2,7 @@
  * file.h - the file sink: events as NDJSON files in a directory, with
  * rotation by size and age and optional zstd compression of the files it
  * rotates out. The file layout and the recovery rules are described at
- * the top of file.c.
+ * the top of file_dir.c, the writing at the top of file.c.
  *
  * send() queues the batch and returns at once; the sink's own writer
  * thread writes it, together with every batch sent while the previous
